@@ -1,0 +1,5 @@
+import sys
+
+from lsconform.cli import main
+
+sys.exit(main())

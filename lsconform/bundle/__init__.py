@@ -1,0 +1,1 @@
+"""Support bundle collection and redaction."""

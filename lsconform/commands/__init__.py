@@ -1,0 +1,1 @@
+"""Subcommands of the `lsconform` command, one module each (see `lsconform.cli`)."""

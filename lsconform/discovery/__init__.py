@@ -1,0 +1,1 @@
+"""Finding the LangSmith Helm release in a namespace and building its inventory."""

@@ -1,0 +1,1 @@
+"""Protocol code with no pytest in it: exposition, stub_status, OTLP, log paths, collectors."""
