@@ -63,7 +63,9 @@ class FakeApi:
         for obj in objects:
             prefix, plural = KINDS[obj["kind"]]
             namespace = (obj.get("metadata") or {}).get("namespace")
-            path = f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+            path = f"{prefix}/{plural}"
+            if namespace:
+                path = f"{prefix}/namespaces/{namespace}/{plural}"
             self.collections.setdefault(path, []).append(obj)
 
     def route(self, path: str, handler: Handler, *, prefix: bool = False) -> None:
@@ -108,7 +110,7 @@ class FakeHandler(BaseHTTPRequestHandler):
     server: FakeServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_bytes(self, code: int, body: bytes, content_type: str = "application/json",

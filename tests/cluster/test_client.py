@@ -108,7 +108,7 @@ def test_api_path_forms() -> None:
     assert api_path("nodes", name="n1", subresource="proxy") == "/api/v1/nodes/n1/proxy"
     assert api_path("rollouts", namespace="ls", api_version="argoproj.io/v1alpha1") == (
         "/apis/argoproj.io/v1alpha1/namespaces/ls/rollouts")
-    with pytest.raises(ValueError, match="no API version known for group 'example.com'"):
+    with pytest.raises(ValueError, match=r"no API version known for group 'example\.com'"):
         api_path("widgets.example.com")
 
 

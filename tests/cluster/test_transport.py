@@ -185,7 +185,7 @@ def test_proxy_trickle_ends_at_timeout(api: FakeApi, client: ClusterClient) -> N
 class PodHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def do_GET(self) -> None:
