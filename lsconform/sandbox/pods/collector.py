@@ -543,6 +543,7 @@ class CollectorHandle:
     store: SpanStore | None = None
     _servers: list[ThreadingHTTPServer] = field(default_factory=list)
     _grpc: grpc.Server | None = None
+    _executor: ThreadPoolExecutor | None = None
     _log: Any = None
 
     @property
@@ -555,6 +556,9 @@ class CollectorHandle:
         if self._grpc is not None:
             self._grpc.stop(grace=0.5).wait(2)
             self._grpc = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -656,7 +660,8 @@ def _start_listeners(
     grpc_port = _port(container, ("otlp-grpc", "otlp"), OTLP_GRPC_PORT)
     http_port = _port(container, ("otlp-http",), OTLP_HTTP_PORT)
     localhost_only = receiver_host != ip
-    server = grpc.server(ThreadPoolExecutor(max_workers=4), options=[("grpc.so_reuseport", 0)])
+    handle._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="collector-grpc")
+    server = grpc.server(handle._executor, options=[("grpc.so_reuseport", 0)])
     service = _TraceService(pipeline)
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     bound = server.add_insecure_port(f"{receiver_host}:{0 if localhost_only else grpc_port}")

@@ -1,0 +1,473 @@
+"""Start every process that plays a pod, and stop them all again.
+
+`start_pods` sorts the plans into real processes (nginx, PostgreSQL, Redis and their exporters,
+when installed), the OTel collector (from the `collector` module, when it exists) and one host
+process that plays every simulated pod. It starts them all before waiting for any, so the default
+profile (about 25 pods) is up in a few seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lsconform.sandbox.pods import datastores, nginx
+from lsconform.sandbox.pods.binaries import (
+    ROLE_BINARY,
+    MissingBinaryError,
+    find_binary,
+    missing_message,
+    require_real,
+)
+from lsconform.sandbox.pods.crilog import ContainerLog, log_mode
+from lsconform.sandbox.pods.plans import assign_faults, pod_key
+from lsconform.sandbox.pods.processes import ManagedProcess, _die_with_parent, wait_for_port
+from lsconform.sandbox.pods.records import effective_restart_count, write_previous_run
+from lsconform.sandbox.pods.tracing import load_dns
+
+log = logging.getLogger(__name__)
+
+# Bounded waits (seconds): the host process reporting ready, and a real server's port opening.
+HOST_READY_TIMEOUT_S = 30.0
+PORT_READY_TIMEOUT_S = 20.0
+
+ContainerStatus = dict[str, Any]
+# Real servers to wait for: (plan, address, port, process).
+Waits = list[tuple[dict[str, Any], str, int, ManagedProcess]]
+
+
+class PodGroup:
+    """The processes that play the pods of one sandbox run.
+
+    `status` maps `namespace/pod` to `{container: {"started": bool, "reason": str}}`.
+    `backends` maps each role present to "real" or "simulated"; `binaries` maps the real roles to
+    the binary path that plays them. `stop()` ends every process and closes every log.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.status: dict[str, dict[str, ContainerStatus]] = {}
+        self.backends: dict[str, str] = {}
+        self.binaries: dict[str, str] = {}
+        self.processes: list[ManagedProcess] = []
+        self.host: subprocess.Popen[bytes] | None = None
+        self.logs: list[ContainerLog] = []
+        self.cleanups: list[Callable[[], None]] = []
+        self.collectors: list[Any] = []
+        self._stopped = False
+
+    def is_started(self, namespace: str, pod: str, container: str) -> bool:
+        """Tell whether one container of a pod was started."""
+        entry = self.status.get(f"{namespace}/{pod}", {}).get(container)
+        return bool(entry and entry.get("started"))
+
+    def stop(self) -> None:
+        """Stop every process, the collector and the logs; safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        threads = [threading.Thread(target=p.stop, daemon=True) for p in self.processes]
+        threads.append(threading.Thread(target=self._stop_host, daemon=True))
+        for thread in threads:
+            thread.start()
+        for collector in self.collectors:
+            _stop_collector(collector)
+        for thread in threads:
+            thread.join()
+        for clog in self.logs:
+            clog.close()
+        for cleanup in self.cleanups:
+            cleanup()
+        log.info("stopped all pods in %s", self.workdir)
+
+    def _stop_host(self) -> None:
+        host = self.host
+        if host is None or host.poll() is not None:
+            return
+        host.terminate()
+        try:
+            host.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            log.warning("host process did not stop within 5 s; killing it")
+            host.kill()
+            host.wait()
+
+    def __enter__(self) -> PodGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _stop_collector(handle: Any) -> None:
+    for name in ("stop", "close"):
+        method = getattr(handle, name, None)
+        if callable(method):
+            try:
+                method()
+            except Exception:  # the collector belongs to another module; never block stop()
+                log.exception("stopping the OTel collector failed")
+            return
+
+
+def start_pods(
+    plans: list[dict[str, Any]],
+    workdir: Path,
+    faults: frozenset[str],
+    *,
+    binaries: Mapping[str, str | None] | None = None,
+) -> PodGroup:
+    """Start what plays each pod of `plans` and return the running group.
+
+    `binaries` overrides where real binaries are (a None value forces the simulated stand-in);
+    keys are those of `binaries.BINARIES`. Raises `MissingBinaryError` when
+    LSCONFORM_SANDBOX_REQUIRE_REAL=1 and a needed binary is missing.
+    """
+    workdir = Path(workdir)
+    (workdir / "run").mkdir(parents=True, exist_ok=True)
+    group = PodGroup(workdir)
+    started = time.monotonic()
+    pod_faults = assign_faults(plans, faults)
+    found = _locate_binaries(plans, binaries)
+
+    simulated: list[dict[str, Any]] = []
+    waits: Waits = []
+    try:
+        for role in sorted({str(p.get("role")) for p in plans}):
+            binary = found.get(ROLE_BINARY.get(role, ""))
+            group.backends[role] = "real" if binary else "simulated"
+            if binary:
+                group.binaries[role] = binary
+        _start_real(group, plans, pod_faults, found, simulated, waits)
+        _start_collectors(group, plans, faults, simulated)
+        for plan in plans:
+            plan_role = str(plan.get("role"))
+            if plan_role in ROLE_BINARY and found.get(ROLE_BINARY[plan_role]):
+                continue
+            if plan_role == "otel-collector" and group.collectors:
+                continue
+            if any(entry["plan"] is plan for entry in simulated):
+                continue
+            simulated.append({"plan": plan, "faults": sorted(pod_faults[pod_key(plan)])})
+        _start_host(group, simulated)
+        _await_real(group, waits)
+    except BaseException:
+        group.stop()
+        raise
+    log.info("started %d pods in %.2f s", len(plans), time.monotonic() - started)
+    return group
+
+
+def _locate_binaries(
+    plans: Iterable[Mapping[str, Any]], overrides: Mapping[str, str | None] | None
+) -> dict[str, str | None]:
+    needed = {ROLE_BINARY[str(p.get("role"))] for p in plans if p.get("role") in ROLE_BINARY}
+    found: dict[str, str | None] = {}
+    for key in sorted(needed):
+        path = overrides[key] if overrides and key in overrides else find_binary(key)
+        if path is None and require_real():
+            raise MissingBinaryError(missing_message(key))
+        found[key] = path
+    return found
+
+
+# Logs of real processes ------------------------------------------------------------------
+
+
+def _open_logs(
+    group: PodGroup, plan: Mapping[str, Any], faults: set[str], service: str
+) -> ContainerLog | None:
+    """Open the node logs of a pod played by a real process; return its main container's log."""
+    main: ContainerLog | None = None
+    for index, container in enumerate(plan.get("containers") or []):
+        own = faults if index == 0 else set()
+        restart = effective_restart_count(dict(container), own)
+        clog = ContainerLog(plan, container, log_mode(own), restart)
+        clog.open()
+        write_previous_run(clog, service, "crashloop" in own)
+        group.logs.append(clog)
+        main = main or clog
+    return main
+
+
+def _sink(logs: list[ContainerLog | None]) -> Callable[[str, str], None]:
+    def write(stream: str, line: str) -> None:
+        for clog in logs:
+            if clog is not None:
+                clog.write(line, stream)
+
+    return write
+
+
+def _set_status(group: PodGroup, plan: Mapping[str, Any], started: bool, reason: str) -> None:
+    group.status[pod_key(plan)] = {
+        str(c["name"]): {"started": started, "reason": reason} for c in plan.get("containers") or []
+    }
+
+
+# Real processes ---------------------------------------------------------------------------
+
+
+def _first_port(plan: Mapping[str, Any], default: int) -> int:
+    return datastores.datastore_port(plan, default)
+
+
+def _start_real(
+    group: PodGroup,
+    plans: list[dict[str, Any]],
+    pod_faults: dict[str, set[str]],
+    found: Mapping[str, str | None],
+    simulated: list[dict[str, Any]],
+    waits: Waits,
+) -> None:
+    """Start the real binaries of every role that has one; queue exporter stand-ins."""
+    by_role: dict[str, list[dict[str, Any]]] = {}
+    for plan in plans:
+        by_role.setdefault(str(plan.get("role")), []).append(plan)
+
+    nginx_binary = found.get("nginx")
+    if nginx_binary:
+        for plan in by_role.get("frontend", []):
+            _start_nginx(group, plan, pod_faults[pod_key(plan)], nginx_binary, waits)
+
+    postgres_binary = found.get("postgres")
+    if postgres_binary and by_role.get("postgres"):
+        _start_postgres(group, by_role["postgres"], pod_faults, postgres_binary, waits)
+
+    redis_binary = found.get("redis-server")
+    if redis_binary:
+        for plan in by_role.get("redis", []):
+            _start_redis(group, plan, pod_faults[pod_key(plan)], redis_binary, waits)
+
+    for role in ("postgres-exporter", "redis-exporter"):
+        for plan in by_role.get(role, []):
+            faults = pod_faults[pod_key(plan)]
+            target = _exporter_target(plans, plan, role.removesuffix("-exporter"), faults)
+            binary = found.get(ROLE_BINARY[role])
+            if binary:
+                _start_exporter(group, plan, faults, binary, target, waits)
+            else:
+                entry = {"plan": plan, "faults": sorted(faults), "target": list(target)}
+                simulated.append(entry)
+
+
+def _start_nginx(
+    group: PodGroup, plan: dict[str, Any], faults: set[str], binary: str, waits: Waits
+) -> None:
+    port = _first_port(plan, 8080)
+    run_dir = group.workdir / "run" / str(plan["name"])
+    status_location = "nginx-status-missing" not in faults
+    config = nginx.prepare(run_dir, str(plan["ip"]), port, status_location=status_location)
+    main = _open_logs(group, plan, faults, "frontend")
+    argv = nginx.command(binary, run_dir, config)
+    process = ManagedProcess(f"nginx {plan['name']}", argv, sink=_sink([main]), cwd=run_dir)
+    group.processes.append(process)
+    waits.append((plan, str(plan["ip"]), port, process))
+
+
+def _start_redis(
+    group: PodGroup, plan: dict[str, Any], faults: set[str], binary: str, waits: Waits
+) -> None:
+    port = _first_port(plan, 6379)
+    run_dir = group.workdir / "run" / str(plan["name"])
+    main = _open_logs(group, plan, faults, "redis")
+    argv = datastores.redis_command(binary, str(plan["ip"]), port, run_dir)
+    process = ManagedProcess(f"redis {plan['name']}", argv, sink=_sink([main]), cwd=run_dir)
+    group.processes.append(process)
+    waits.append((plan, str(plan["ip"]), port, process))
+
+
+def _start_exporter(
+    group: PodGroup,
+    plan: dict[str, Any],
+    faults: set[str],
+    binary: str,
+    target: tuple[str, int],
+    waits: Waits,
+) -> None:
+    role = str(plan["role"])
+    port = _first_port(plan, 9187 if role == "postgres-exporter" else 9121)
+    main = _open_logs(group, plan, faults, role)
+    argv, env = _exporter_command(role, binary, str(plan["ip"]), port, target)
+    process = ManagedProcess(f"{role} {plan['name']}", argv, sink=_sink([main]), env=env)
+    group.processes.append(process)
+    waits.append((plan, str(plan["ip"]), port, process))
+
+
+def _start_postgres(
+    group: PodGroup,
+    plans: list[dict[str, Any]],
+    pod_faults: dict[str, set[str]],
+    binary: str,
+    waits: Waits,
+) -> None:
+    """Start one PostgreSQL server listening on the address of every postgres pod."""
+    ordered = sorted(plans, key=lambda p: (p["namespace"], p["name"]))
+    run_dir = group.workdir / "run" / str(ordered[0]["name"])
+    instance = datastores.PostgresInstance(binary, run_dir)
+    group.cleanups.append(instance.cleanup)
+    port = _first_port(ordered[0], 5432)
+    logs = [_open_logs(group, plan, pod_faults[pod_key(plan)], "postgres") for plan in ordered]
+    argv = instance.command([str(p["ip"]) for p in ordered], port)
+    process = ManagedProcess("postgres", argv, sink=_sink(logs), user=instance.user, cwd=Path("/"))
+    group.processes.append(process)
+    for plan in ordered:
+        waits.append((plan, str(plan["ip"]), _first_port(plan, port), process))
+
+
+def _exporter_target(
+    plans: list[dict[str, Any]], exporter: Mapping[str, Any], role: str, faults: set[str]
+) -> tuple[str, int]:
+    """Return the datastore address an exporter scrapes (a closed port under `exporter-down`)."""
+    datastore = datastores.find_datastore(plans, role, exporter)
+    default = 5432 if role == "postgres" else 6379
+    ip = str(datastore["ip"]) if datastore else "127.0.0.1"
+    if datastore is None or "exporter-down" in faults:
+        return ip, datastores.closed_port(ip)
+    return ip, datastores.datastore_port(datastore, default)
+
+
+def _exporter_command(
+    role: str, binary: str, ip: str, port: int, target: tuple[str, int]
+) -> tuple[list[str], dict[str, str]]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    if role == "postgres-exporter":
+        env["DATA_SOURCE_NAME"] = (
+            f"postgresql://postgres@{target[0]}:{target[1]}/postgres?sslmode=disable"
+            "&connect_timeout=2"
+        )
+        return [binary, f"--web.listen-address={ip}:{port}"], env
+    argv = [
+        binary,
+        "-web.listen-address",
+        f"{ip}:{port}",
+        "-redis.addr",
+        f"redis://{target[0]}:{target[1]}",
+    ]
+    return argv, env
+
+
+def _await_real(group: PodGroup, waits: Waits) -> None:
+    """Wait (bounded) for each real server's port and record started or the reason it is not."""
+    results: dict[str, tuple[bool, str]] = {}
+
+    def check(plan: dict[str, Any], ip: str, port: int, process: ManagedProcess) -> None:
+        ok = wait_for_port(ip, port, PORT_READY_TIMEOUT_S, alive=process.is_running)
+        if ok:
+            results[pod_key(plan)] = (True, f"running ({process.argv[0]}, pid {process.pid})")
+        elif not process.is_running():
+            code = process.process.returncode
+            results[pod_key(plan)] = (False, f"{process.argv[0]} exited with code {code}")
+        else:
+            reason = (
+                f"{process.argv[0]} did not listen on {ip}:{port} within {PORT_READY_TIMEOUT_S:g} s"
+            )
+            results[pod_key(plan)] = (False, reason)
+
+    threads = [threading.Thread(target=check, args=w, daemon=True) for w in waits]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for plan, _ip, _port, _process in waits:
+        started, reason = results[pod_key(plan)]
+        if not started:
+            log.error("pod %s did not start: %s", pod_key(plan), reason)
+        _set_status(group, plan, started, reason)
+
+
+# The OTel collector -----------------------------------------------------------------------
+
+
+def _start_collectors(
+    group: PodGroup,
+    plans: list[dict[str, Any]],
+    faults: frozenset[str],
+    simulated: list[dict[str, Any]],
+) -> None:
+    """Start each otel-collector pod with the collector module, or leave it to the host."""
+    collector_plans = [p for p in plans if p.get("role") == "otel-collector"]
+    if not collector_plans:
+        return
+    try:
+        collector = importlib.import_module("lsconform.sandbox.pods.collector")
+        start = collector.start
+    except (ImportError, AttributeError):
+        log.info("no collector module; otel-collector pods are played as generic pods")
+        group.backends["otel-collector"] = "simulated"
+        return
+    dns = load_dns(group.workdir) or {}
+    for plan in collector_plans:
+        try:
+            handle = start(plan, group.workdir, faults, dns)
+        except Exception as error:  # another module's failure must not take down every pod
+            log.exception("the OTel collector for %s failed to start", pod_key(plan))
+            _set_status(group, plan, False, f"collector failed to start: {error}")
+            continue
+        group.collectors.append(handle)
+        _set_status(group, plan, True, "running (lsconform collector)")
+
+
+# The host process -------------------------------------------------------------------------
+
+
+def _start_host(group: PodGroup, entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        return
+    host_dir = group.workdir / "run" / "_host"
+    host_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = host_dir / "spec.json"
+    spec = {"workdir": str(group.workdir), "pods": entries}
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    stderr = (host_dir / "host.log").open("ab")
+    try:
+        group.host = subprocess.Popen(
+            [sys.executable, "-m", "lsconform.sandbox.pods.host", str(spec_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    finally:
+        stderr.close()
+    status = _read_ready(group.host, host_dir / "host.log")
+    for entry in entries:
+        key = pod_key(entry["plan"])
+        if key in status:
+            group.status[key] = status[key]
+
+
+def _read_ready(host: subprocess.Popen[bytes], log_path: Path) -> dict[str, Any]:
+    """Read the host's ready line, bounded by `HOST_READY_TIMEOUT_S`."""
+    result: dict[str, Any] = {}
+
+    def read() -> None:
+        assert host.stdout is not None
+        for raw in iter(host.stdout.readline, b""):
+            with contextlib.suppress(ValueError):
+                message = json.loads(raw)
+                if message.get("event") == "ready":
+                    result.update(message.get("status") or {})
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(HOST_READY_TIMEOUT_S)
+    if reader.is_alive() or (host.poll() is not None and not result):
+        tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise RuntimeError(
+            f"the pod host process did not report ready within {HOST_READY_TIMEOUT_S:g} s "
+            f"(exit code {host.poll()}); its log {log_path} ends with:\n{tail}"
+        )
+    return result
