@@ -59,6 +59,7 @@ SECRET_WORDS = frozenset(
         "authorization",
         "cookie",
         "signature",
+        "license",
     }
 )
 # Word pairs that mark a secret when they appear next to each other (`api_key`, `licenseKey`).
