@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 
@@ -293,7 +294,7 @@ def glob3_matches(pattern: str, path: str) -> bool:
         return False
     return all(
         _fnmatch_regex(part, True, True).fullmatch(name) is not None
-        for part, name in zip(pattern_parts, path_parts)
+        for part, name in zip(pattern_parts, path_parts, strict=True)
     )
 
 
@@ -382,3 +383,15 @@ def fluentbit_selects(paths: str, excludes: str, path: str) -> bool:
     if not any(glob3_matches(pattern, path) for pattern in split_comma_list(paths)):
         return False
     return not any(fnmatch3(pattern, path) for pattern in split_comma_list(excludes))
+
+
+def fnmatch_glob_list(pattern: str, names: Iterable[str]) -> list[str]:
+    """Return the names (of one directory) that glob(3) would expand `pattern` to, sorted."""
+    return sorted(name for name in names if fnmatch3(pattern, name, pathname=True, period=True))
+
+
+def filelog_selects(includes: Iterable[str], excludes: Iterable[str], path: str) -> bool:
+    """Say whether a filelog receiver with these patterns would take `path` (if it exists)."""
+    if not any(filelog_includes(pattern, path) for pattern in includes):
+        return False
+    return not any(doublestar_match(pattern, path) for pattern in excludes)
