@@ -92,15 +92,18 @@ class PodGroup:
 
     def _stop_host(self) -> None:
         host = self.host
-        if host is None or host.poll() is not None:
+        if host is None:
             return
-        host.terminate()
-        try:
-            host.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            log.warning("host process did not stop within 5 s; killing it")
-            host.kill()
-            host.wait()
+        if host.poll() is None:
+            host.terminate()
+            try:
+                host.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                log.warning("host process did not stop within 5 s; killing it")
+                host.kill()
+                host.wait()
+        if host.stdout is not None:
+            host.stdout.close()
 
     def __enter__(self) -> PodGroup:
         return self
@@ -415,7 +418,10 @@ def _start_collectors(
             _set_status(group, plan, False, f"collector failed to start: {error}")
             continue
         group.collectors.append(handle)
-        _set_status(group, plan, True, "running (lsconform collector)")
+        _set_status(group, plan, True, "running")
+        for name, state in (getattr(handle, "status", None) or {}).items():
+            started, reason = state
+            group.status[pod_key(plan)][str(name)] = {"started": bool(started), "reason": reason}
 
 
 # The host process -------------------------------------------------------------------------
