@@ -270,10 +270,13 @@ class Collector:
         try:
             items = self.client.list(resource, namespace=self.namespace)
         except NotFound as error:
-            if kind in OPTIONAL_KINDS:
-                self._add(Artefact(f"resources/{kind}.yaml", f"GET {path}", data=_empty_list()))
-                return
-            self._fail(f"resources/{kind}.yaml", f"GET {path}", error)
+            # A namespaced list answers 404 only when the cluster does not serve the resource
+            # type (an API group not installed); an empty namespace gives an empty list.
+            record = error_record(f"resources/{kind}.yaml", f"GET {path}", error)
+            record.kind = "not-served"
+            if kind not in OPTIONAL_KINDS:
+                with self._lock:
+                    self.result.errors.append(record)
             return
         except ClusterError as error:
             self._fail(f"resources/{kind}.yaml", f"GET {path}", error)
@@ -712,10 +715,6 @@ def _object_key(item: Mapping[str, Any]) -> tuple[str, str]:
 
 def _as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "List", "items": items}
-
-
-def _empty_list() -> dict[str, Any]:
-    return _as_list([])
 
 
 def _is_helm_storage(item: Mapping[str, Any]) -> bool:

@@ -162,7 +162,13 @@ def _derived_artefacts(
     results: Sequence[CheckResult] | None,
     report_json: str | None,
     report_html: str | None,
+    redactor: Redactor | None,
 ) -> list[Artefact]:
+    """Render the summary, events, pod descriptions, versions and the health report.
+
+    Pods are redacted field by field before they are described, so an env value is removed
+    by its name even where no pattern would recognise it.
+    """
     objects = collector.objects
     namespace = collector.namespace
     listed = f"GET /api/v1/namespaces/{namespace}/..."
@@ -186,6 +192,8 @@ def _derived_artefacts(
         )
     for pod in objects.get("pods", []):
         name = pod.get("metadata", {}).get("name", "")
+        if redactor is not None:
+            pod = redactor.redact_object(pod, f"describe/{name}.txt")
         artefacts.append(
             Artefact(
                 f"describe/{name}.txt",
@@ -322,12 +330,11 @@ def write_bundle(
         **options,
     )
     collection = collector.collect()
+    redactor = Redactor(extra_patterns=extra_patterns) if redact else None
     artefacts = collection.artefacts + _derived_artefacts(
-        collector, results, _read_report(report_json), _read_report(report_html)
+        collector, results, _read_report(report_json), _read_report(report_html), redactor
     )
     artefacts.sort(key=lambda artefact: (artefact.priority, artefact.path))
-
-    redactor = Redactor(extra_patterns=extra_patterns) if redact else None
     if redactor is not None:
         texts = _redact_all(artefacts, redactor, collection.secret_values)
     else:
