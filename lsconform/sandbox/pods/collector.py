@@ -401,6 +401,17 @@ class _TempoHandler(_Handler):
             self.reply(200, b"echo")
         elif parts.path == "/ready":
             self.reply(200, b"ready")
+        elif parts.path in (
+            "/api/search/tag/service.name/values",
+            "/api/v2/search/tag/resource.service.name/values",
+        ):
+            values = self.store.services()
+            if parts.path.startswith("/api/v2/"):
+                self.reply_json(
+                    200, {"tagValues": [{"type": "string", "value": v} for v in values]}
+                )
+            else:
+                self.reply_json(200, {"tagValues": values})
         elif parts.path == "/api/search":
             self.reply_json(200, tempo_search(self.store, query))
         elif parts.path.startswith("/api/traces/"):
@@ -554,7 +565,7 @@ class CollectorHandle:
     def stop(self) -> None:
         """Close every listener and wait for the servers' threads to end."""
         if self._grpc is not None:
-            self._grpc.stop(grace=0.5).wait(2)
+            self._grpc.stop(grace=None).wait(2)
             self._grpc = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
