@@ -112,8 +112,12 @@ class Sandbox:
         env = {**os.environ, **self.extra_env}
         with self._stdout_path.open("wb") as stdout, self._stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                self.command(), stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
+                self.command(),
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
             )
         logger.info("started sandbox child pid %d in %s", self.process.pid, self.workdir)
         try:
@@ -161,7 +165,8 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 logger.warning(
                     "sandbox child %d did not stop within %.0f s; killing its process group",
-                    process.pid, STOP_TIMEOUT_SECONDS,
+                    process.pid,
+                    STOP_TIMEOUT_SECONDS,
                 )
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(STOP_TIMEOUT_SECONDS)

@@ -825,7 +825,8 @@ class _Renderer:
         if component.key == "redis":
             probe = _exec_probe("exec redis-cli ping")
             return {"startupProbe": probe, "livenessProbe": probe, "readinessProbe": probe}
-        assert component.health_path is not None and component.health_port is not None
+        assert component.health_path is not None
+        assert component.health_port is not None
         threshold = 10 if component.key == "frontend" else 6
         timeout = 10 if component.key == "backend" else 1
         probe = _http_probe(component.health_path, component.health_port, threshold, timeout)

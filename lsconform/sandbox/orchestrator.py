@@ -93,11 +93,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, help="working directory (default: a new temp dir)")
     parser.add_argument("--kubeconfig-out", type=Path, help="where to write the kubeconfig")
     parser.add_argument(
-        "--latency-ms", type=_non_negative_int, default=0,
+        "--latency-ms",
+        type=_non_negative_int,
+        default=0,
         help="delay added to every API request, in milliseconds",
     )
     parser.add_argument(
-        "--error-rate", type=_rate, default=0.0,
+        "--error-rate",
+        type=_rate,
+        default=0.0,
         help="share of API requests (0 to 1) answered with an injected 500 or 429",
     )
     parser.add_argument(
@@ -116,7 +120,9 @@ def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of milliseconds, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of milliseconds, got {text!r}"
+        ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
@@ -126,7 +132,7 @@ def _rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {value}")
     return value
@@ -169,9 +175,7 @@ def build(options: Options, workdir: Path) -> Built:
     """Build the cluster state for `options` (no process started yet)."""
     faults = frozenset(fault_rules.validate_faults(options.faults))
     values = load_values(options.values) if options.values else {}
-    manifests = (
-        load_manifests(options.manifests, KNOWN_KINDS) if options.manifests else None
-    )
+    manifests = load_manifests(options.manifests, KNOWN_KINDS) if options.manifests else None
     now = datetime.now(timezone.utc)
     specs = profiles.release_specs(
         profile=options.profile, manifests=manifests, values=values, faults=faults, now=now
@@ -248,8 +252,9 @@ def apply_pod_status(built: Built, group: Any) -> list[str]:
             if entry is None or entry.get("started"):
                 continue
             reason = str(entry.get("reason") or "did not start")
-            built.builder.set_ready(index, False, reason=f"not started: {reason}",
-                                    container=container["name"])
+            built.builder.set_ready(
+                index, False, reason=f"not started: {reason}", container=container["name"]
+            )
             problems.append(f"{plan['namespace']}/{plan['name']}/{container['name']}: {reason}")
     if problems:
         built.builder.publish()
@@ -265,7 +270,7 @@ class Sandbox:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.workdir = (options.workdir or Path(tempfile.mkdtemp(prefix="lsconform-sandbox-")))
+        self.workdir = options.workdir or Path(tempfile.mkdtemp(prefix="lsconform-sandbox-"))
         self.workdir = self.workdir.resolve()
         self.stack = ExitStack()
         self.ready: dict[str, Any] = {}
@@ -355,9 +360,7 @@ def _pod_summary(pod: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
             "started": bool(entry.get("started", False)),
             "reason": entry.get("reason", ""),
         }
-    ready = any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"]
-    )
+    ready = any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
     return {
         "namespace": metadata["namespace"],
         "name": metadata["name"],
@@ -372,11 +375,16 @@ def _apiserver_endpoints(host: str, port: int) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default",
-                     "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+        },
         "subsets": [
-            {"addresses": [{"ip": host}], "ports": [{"name": "https", "port": port,
-                                                     "protocol": "TCP"}]}
+            {
+                "addresses": [{"ip": host}],
+                "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+            }
         ],
     }
 

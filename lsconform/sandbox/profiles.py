@@ -24,7 +24,8 @@ from lsconform.constants import (
     OTLP_HTTP_TRACES_PATH,
     SCRAPE_PORT_NAME_REGEX,
 )
-from lsconform.sandbox import chart, faults as fault_rules, helm
+from lsconform.sandbox import chart, helm
+from lsconform.sandbox import faults as fault_rules
 from lsconform.sandbox.chart import Document, deep_merge
 from lsconform.sandbox.manifests import Manifests
 from lsconform.sandbox.state import ReleaseSpec, rfc3339_nano
@@ -676,7 +677,9 @@ def observability_release(langsmith: ReleaseSpec, values: JsonObject, now: datet
             9187,
             80,
             {
-                "DATA_SOURCE_URI": f"{postgres}.{ns}.svc.cluster.local:5432/postgres?sslmode=disable",
+                "DATA_SOURCE_URI": (
+                    f"{postgres}.{ns}.svc.cluster.local:5432/postgres?sslmode=disable"
+                ),
                 "DATA_SOURCE_USER": "postgres",
                 "DATA_SOURCE_PASS": "postgres",
             },

@@ -303,7 +303,7 @@ class StateBuilder:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def hex64(self) -> str:
-        return "%064x" % self.rng.getrandbits(256)
+        return f"{self.rng.getrandbits(256):064x}"
 
     def suffix(self, length: int = 5) -> str:
         return "".join(self.rng.choice(NAME_ALPHABET) for _ in range(length))
@@ -457,7 +457,7 @@ class StateBuilder:
         if obj["kind"] == "ConfigMap":
             self._config_maps[key] = obj
         stored = self.put(obj)
-        self._uids[(obj["kind"], *key)] = stored["metadata"]["uid"]
+        self._uids[(obj["kind"], key[0], key[1])] = stored["metadata"]["uid"]
         return stored
 
     def _add_document(self, spec: ReleaseSpec, document: Document) -> None:
@@ -1356,7 +1356,7 @@ def state_fault_names(faults: Iterable[str]) -> frozenset[str]:
 
 
 def hex_id(rng: random.Random) -> str:
-    return "%064x" % rng.getrandbits(256)
+    return f"{rng.getrandbits(256):064x}"
 
 
 def process_marker() -> str:
