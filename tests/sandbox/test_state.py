@@ -13,7 +13,6 @@ import pytest
 from lsconform.sandbox import helm
 from lsconform.sandbox.state import AddressPool, ClusterState
 
-
 BuildState = Callable[..., Any]
 
 POD_HASH_NAME = re.compile(
