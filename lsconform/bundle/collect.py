@@ -37,6 +37,8 @@ from lsconform.bundle.manifest import CollectionError
 from lsconform.bundle.render import parse_listing, render_history, render_usage
 from lsconform.cluster.client import ClusterClient, api_path
 from lsconform.cluster.errors import ClusterError, Forbidden, NotFound
+from lsconform.cluster.response import HttpResponse
+from lsconform.cluster.transport import HttpTarget, PortForwardTransport
 from lsconform.constants import (
     COMPONENTS,
     HELM_OWNER_SELECTOR,
@@ -200,6 +202,7 @@ class Collector:
         self.helm_releases: dict[str, HelmRevision] = {}
         self.server_version: dict[str, Any] = {}
         self.observability_pods: dict[str, list[dict[str, Any]]] = {}
+        self._forward: PortForwardTransport | None = None
         self._lock = threading.Lock()
 
     # -- bookkeeping ------------------------------------------------------------------
@@ -635,6 +638,10 @@ class Collector:
     def _collect_snapshot(self, namespace: str, pod: str, port: int, http_path: str) -> None:
         kind = "nginx_status" if http_path == NGINX_STATUS_PATH else "metrics"
         target = f"{kind}/{_prefix(namespace, self.namespace)}{pod}_{port}.txt"
+        if kind == "nginx_status" and self._collect_forwarded(
+            target, namespace, pod, port, http_path
+        ):
+            return
         proxy = api_path("pods", namespace=namespace, name=f"{pod}:{port}", subresource="proxy")
         path = f"{proxy}{http_path}"
         try:
@@ -644,18 +651,52 @@ class Collector:
         except ClusterError as error:
             self._fail(target, f"GET {path}", error)
             return
+        self._add_snapshot(target, f"GET {path}", response, kind)
+
+    def _collect_forwarded(
+        self, target: str, namespace: str, pod: str, port: int, http_path: str
+    ) -> bool:
+        """Fetch through a port-forward stream, which reaches servers that answer only local
+        clients; return False when the stream cannot be opened, so the proxy is tried."""
+        source = f"port-forward {namespace}/{pod}:{port} GET {http_path}"
+        try:
+            response = self._port_forward().request(
+                HttpTarget(namespace, "pod", pod, port),
+                http_path,
+                timeout=REQUEST_TIMEOUT,
+                max_bytes=SNAPSHOT_MAX_BYTES,
+            )
+        except ClusterError as error:
+            logger.info(
+                "port-forward to %s/%s:%d failed, trying the API proxy: %s",
+                namespace,
+                pod,
+                port,
+                error,
+            )
+            return False
+        self._add_snapshot(target, source, response, "nginx_status")
+        return True
+
+    def _port_forward(self) -> PortForwardTransport:
+        with self._lock:
+            if self._forward is None:
+                self._forward = PortForwardTransport(self.client)
+            return self._forward
+
+    def _add_snapshot(self, target: str, source: str, response: HttpResponse, kind: str) -> None:
         if response.status != 200:
             message = response.text()[:300].strip()
             hint = ""
             if kind == "nginx_status" and response.status == 403:
                 hint = (
                     "; the chart allows /nginx_status only from 127.0.0.1 and ::1, so it answers "
-                    "403 through the API server proxy; run `kubectl exec` into the frontend "
-                    "container and fetch http://127.0.0.1:8080/nginx_status"
+                    "403 through the API server proxy; grant `create` on pods/portforward so "
+                    "lsconform can reach it over a port-forward"
                 )
             record = CollectionError(
                 target,
-                f"GET {path}",
+                source,
                 "forbidden" if response.status == 403 else "http-error",
                 f"HTTP {response.status}: {message}{hint}",
             )
@@ -664,9 +705,7 @@ class Collector:
             return
         original = SNAPSHOT_MAX_BYTES + 1 if response.truncated else None
         self._add(
-            Artefact(
-                target, f"GET {path}", text=response.text(), original_size=original, priority=4
-            )
+            Artefact(target, source, text=response.text(), original_size=original, priority=4)
         )
 
     # -- per node ---------------------------------------------------------------------

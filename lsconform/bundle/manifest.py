@@ -67,6 +67,7 @@ class Manifest:
     errors: list[CollectionError] = field(default_factory=list)
     skipped_for_total_size: list[str] = field(default_factory=list)
     known_secret_values: int = 0
+    name_like_values: int = 0
     duration_seconds: float = 0.0
 
     def add_file(
@@ -121,6 +122,7 @@ class Manifest:
         document["redactions"] = {
             "by_category": self.redaction_totals(),
             "known_secret_values": self.known_secret_values,
+            "name_like_values_not_searched": self.name_like_values,
         }
         document["files"] = [asdict(entry) for entry in sorted(self.files, key=_path_of)]
         document["errors"] = [asdict(error) for error in self.errors]

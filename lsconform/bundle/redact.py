@@ -37,6 +37,10 @@ from typing import Any
 # would mangle ordinary words in logs and could not be told apart from them.
 MIN_KNOWN_SECRET_LENGTH = 8
 
+# A value of lower-case letters, digits and `.-_` with no more than one digit reads like a
+# Kubernetes object name or a word rather than a generated credential.
+PLAIN_NAME = re.compile(r"(?=[^0-9]*[0-9]?[^0-9]*$)[a-z][a-z0-9._-]{0,62}")
+
 # Words that, appearing in a field name, mark its value as a secret. Field names are split into
 # words at case changes and at `_`, `-`, `.` and spaces before they are compared.
 SECRET_WORDS = frozenset(
@@ -46,9 +50,7 @@ SECRET_WORDS = frozenset(
         "pwd",
         "passphrase",
         "secret",
-        "secrets",
         "token",
-        "tokens",
         "salt",
         "dsn",
         "credential",
@@ -109,6 +111,7 @@ REFERENCE_WORDS = frozenset(
         "provider",
         "keys",
         "selector",
+        "secrets",
         "items",
         "volume",
     }
@@ -203,7 +206,8 @@ BUILTIN_PATTERNS: tuple[Pattern, ...] = (
     _pattern(
         "secret-field",
         rf"(?i)(?<![A-Za-z0-9_-])(?:{_Q})?(?P<name>{_FIELD_NAME_REGEX})(?:{_Q})?[ \t]*[:=][ \t]*"
-        rf"(?:{_Q})?(?P<secret>(?!\[REDACTED|bearer\b|basic\b)[^\s\"'\\,;&}}\])]{{3,}})",
+        rf"(?:{_Q})?(?P<secret>(?!\[REDACTED|<|(?:bearer|basic|true|false|null|none)\b)"
+        r"[^\s\"'\\,;&}\])]{3,})",
     ),
     _pattern(
         "email",
@@ -262,6 +266,7 @@ class Redactor:
         # verification scan reads them and the manifest keeps only their number.
         self._known: dict[str, str] = {}
         self._known_regex: re.Pattern[str] | None = None
+        self._name_like: set[str] = set()
 
     # -- markers and known values ------------------------------------------------------
 
@@ -271,13 +276,26 @@ class Redactor:
         return f"[REDACTED:{category}#{digest.hexdigest()[:10]}]"
 
     def remember(self, value: str, category: str) -> None:
-        """Remember a secret value so it is removed from any text redacted afterwards."""
+        """Remember a secret value so it is removed from any text redacted afterwards.
+
+        Values that read like object names (`postgres`, `langsmith`) are not remembered:
+        removing them everywhere would destroy the pod and Service names a bundle is for.
+        Where they sit in a secret field or a URL they are still replaced.
+        """
         value = value.strip()
         if len(value) < MIN_KNOWN_SECRET_LENGTH or value.startswith("[REDACTED:"):
+            return
+        if PLAIN_NAME.fullmatch(value):
+            self._name_like.add(value)
             return
         if value not in self._known:
             self._known[value] = category
             self._known_regex = None
+
+    @property
+    def skipped_names(self) -> int:
+        """How many distinct secret values were not remembered because they read like names."""
+        return len(self._name_like)
 
     @property
     def known_secrets(self) -> frozenset[str]:

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -157,6 +158,16 @@ def looks_random(value: str) -> bool:
     return classes >= 3
 
 
+def _is_url_without_password(value: str) -> bool:
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return not parts.password and not parts.query
+
+
 def _derived_artefacts(
     collector: Collector,
     results: Sequence[CheckResult] | None,
@@ -266,6 +277,8 @@ def _redact_all(
 ) -> dict[str, str]:
     """Redact every artefact: structured objects first (learning values), then all text."""
     for key, value in secret_values:
+        if _is_url_without_password(value):
+            continue  # an address such as redis://host:6379 is needed for diagnosis
         if is_secret_field(key) or looks_random(value):
             redactor.remember(value, "secret-value")
     for artefact in artefacts:
@@ -357,6 +370,7 @@ def write_bundle(
         manifest.add_file(WARNING_PATH, files[WARNING_PATH], "lsconform")
     secrets = _secrets_to_check(redactor, collection)
     manifest.known_secret_values = len(secrets)
+    manifest.name_like_values = redactor.skipped_names if redactor else 0
     manifest.duration_seconds = time.monotonic() - started
     document = manifest.to_dict()
     manifest_text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
