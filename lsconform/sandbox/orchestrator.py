@@ -389,20 +389,24 @@ def _apiserver_endpoints(host: str, port: int) -> dict[str, Any]:
     }
 
 
-def _install_signal_handlers(stop: threading.Event) -> None:
+def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
+    """Make SIGINT and SIGTERM set `stop`; return the previous handlers to restore later."""
+
     def handle(signum: int, frame: FrameType | None) -> None:
         del frame
         logger.info("received signal %d; stopping the sandbox", signum)
         stop.set()
 
-    signal.signal(signal.SIGTERM, handle)
-    signal.signal(signal.SIGINT, handle)
+    previous: dict[int, Any] = {}
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous[signum] = signal.signal(signum, handle)
+    return previous
 
 
 def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run a sandbox in the foreground until SIGINT or SIGTERM; return the exit status."""
     stop = threading.Event()
-    _install_signal_handlers(stop)
+    previous_handlers = _install_signal_handlers(stop)
     sandbox = Sandbox(options)
     try:
         try:
@@ -432,6 +436,8 @@ def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         return EXIT_OK
     finally:
         sandbox.stop()
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
