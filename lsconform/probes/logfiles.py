@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html.parser import HTMLParser
+from typing import Any
 
 # A line longer than this is cut before it is decoded or parsed as JSON. Runtimes split lines at
 # 16 KiB, so joined partial lines rarely exceed 1 MiB; a longer one is kept as its first MiB.
@@ -352,7 +353,7 @@ class LogSummary:
         """Share of lines at level ERROR or worse, from 0 to 1."""
         return self.error_lines / self.lines if self.lines else 0.0
 
-    def to_evidence(self) -> dict[str, object]:
+    def to_evidence(self) -> dict[str, Any]:
         """Convert to a plain evidence mapping."""
         return {
             "lines": self.lines,

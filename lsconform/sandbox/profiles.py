@@ -24,7 +24,7 @@ from lsconform.constants import (
     OTLP_HTTP_TRACES_PATH,
     SCRAPE_PORT_NAME_REGEX,
 )
-from lsconform.sandbox import chart, helm
+from lsconform.sandbox import chart, helm, logcollectors
 from lsconform.sandbox import faults as fault_rules
 from lsconform.sandbox.chart import Document, deep_merge
 from lsconform.sandbox.manifests import Manifests
@@ -763,5 +763,9 @@ def release_specs(
     specs = [main]
     if "two-releases" in faults:
         specs.append(second_release(main.namespace, faults, now))
-    specs.append(observability_release(main, chart.effective_values(main_values), now))
+    observability = observability_release(main, chart.effective_values(main_values), now)
+    # Node log collectors (OpenTelemetry Collector and Fluent Bit DaemonSets with their
+    # ConfigMaps) and the collector-* faults: see lsconform/sandbox/logcollectors.py.
+    observability.extra_objects += logcollectors.collector_objects(main.namespace, faults)
+    specs.append(observability)
     return specs
