@@ -1,4 +1,4 @@
-"""Simulated pods: LangSmith services, ClickHouse and their container logs, from hand-written plans."""
+"""Simulated pods: LangSmith services, ClickHouse and their container logs."""
 
 from __future__ import annotations
 
@@ -166,8 +166,15 @@ def test_backend_metrics_carry_dashboard_families(release: Release) -> None:
     assert "langsmith_pg_pool_idle" in parsed
     assert "process_cpu_seconds" in parsed
     assert b'app_name="backend"' in body
-    assert sample_value(body, "langsmith_http_requests_latency_seconds_bucket",
-                        app_name="backend", path="/health") >= 1  # fmt: skip
+    assert (
+        sample_value(
+            body,
+            "langsmith_http_requests_latency_seconds_bucket",
+            app_name="backend",
+            path="/health",
+        )
+        >= 1
+    )
 
 
 def test_counters_move_with_traffic(release: Release) -> None:

@@ -17,9 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 # Each test process takes its own 127.x block so xdist workers never share an address.
 _indices = itertools.count(1)
 
-CRI_LINE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z (stdout|stderr) (F|P) (.*)$"
-)
+CRI_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z (stdout|stderr) (F|P) (.*)$")
 
 
 def next_ip() -> str:
@@ -45,7 +43,9 @@ def make_plan(
     """Build one pod plan in the shape the state builder writes to pods.json."""
     uid = str(uuid.uuid4())
     container_name = container or component or name
-    log_dir = workdir / "nodes" / node / "var/log/pods" / f"{namespace}_{name}_{uid}" / container_name
+    log_dir = (
+        workdir / "nodes" / node / "var/log/pods" / f"{namespace}_{name}_{uid}" / container_name
+    )
     return {
         "namespace": namespace,
         "name": name,
@@ -85,7 +85,9 @@ def get(
 ) -> tuple[int, dict[str, str], bytes]:
     """Send one HTTP request and return (status, headers, body)."""
     source_address = (source, 0) if source else None
-    connection = http.client.HTTPConnection(ip, port, timeout=timeout, source_address=source_address)
+    connection = http.client.HTTPConnection(
+        ip, port, timeout=timeout, source_address=source_address
+    )
     try:
         connection.request(method, path)
         response = connection.getresponse()
