@@ -15,6 +15,7 @@ from typing import Any
 
 import kubernetes
 import pytest
+import requests
 
 from lsconform.sandbox.apiserver import OPENTELEMETRY_COLLECTOR, MemoryStore
 from lsconform.sandbox.apiserver.server import ApiServer, ServerSettings
@@ -141,8 +142,16 @@ def build_store(workdir: Path, frontend: PodServer, backend_ip: str) -> MemorySt
                 "conditions": [{"type": "Ready", "status": "True"}],
                 "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
                 "nodeInfo": {
+                    "architecture": "amd64",
+                    "bootID": "b0",
                     "containerRuntimeVersion": "containerd://1.7.24",
+                    "kernelVersion": "6.1.0",
+                    "kubeProxyVersion": "v1.32.4",
                     "kubeletVersion": "v1.32.4",
+                    "machineID": "m0",
+                    "operatingSystem": "linux",
+                    "osImage": "Debian GNU/Linux 12 (bookworm)",
+                    "systemUUID": "u0",
                 },
             },
         }
@@ -160,8 +169,10 @@ def build_store(workdir: Path, frontend: PodServer, backend_ip: str) -> MemorySt
             "backend-0",
             backend_ip,
             {"app.kubernetes.io/component": "backend", "tier": "api"},
-            [{"name": "api", "ports": [{"name": "backend", "containerPort": 1984}]},
-             {"name": "sidecar"}],
+            [
+                {"name": "api", "ports": [{"name": "backend", "containerPort": 1984}]},
+                {"name": "sidecar"},
+            ],
             uid=BACKEND_UID,
         )
     )
@@ -193,9 +204,7 @@ def build_store(workdir: Path, frontend: PodServer, backend_ip: str) -> MemorySt
                 "type": "ClusterIP",
                 "clusterIP": "127.11.0.10",
                 "selector": {"app.kubernetes.io/component": "frontend"},
-                "ports": [
-                    {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}
-                ],
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
             },
         }
     )
@@ -307,6 +316,24 @@ class Cluster:
     def core(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(self.client())
 
+    def request(
+        self, method: str, path: str, token: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        """Send a raw HTTP request to the API server, verifying its certificate."""
+        headers = dict(kwargs.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {self.server.settings.token}"
+        certificate = self.server.certificate
+        verify: bool | str = str(certificate.cert_path) if certificate else True
+        return requests.request(
+            method,
+            self.server.url + path,
+            headers=headers,
+            verify=verify,
+            timeout=10,
+            **kwargs,
+        )
+
     def audit(self) -> list[dict[str, Any]]:
         import json
 
@@ -330,4 +357,11 @@ def start_cluster(tmp_path: Path, **settings: Any) -> Iterator[Cluster]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """A fresh cluster for tests that change the store or need an empty audit log."""
     yield from start_cluster(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One cluster per test module, for tests that only read."""
+    yield from start_cluster(tmp_path_factory.mktemp("apiserver"))

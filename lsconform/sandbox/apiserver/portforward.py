@@ -51,6 +51,18 @@ def parse_ports(values: list[str]) -> list[int]:
     return ports
 
 
+SPDY_UNSUPPORTED = (
+    "port-forward over SPDY (kubectl port-forward) is not supported by the lsconform sandbox; "
+    "use a WebSocket client with the v4.channel.k8s.io subprotocol and the ports query "
+    "parameter, such as kubernetes.stream.portforward of the official Python client"
+)
+
+
+def _asks_for_spdy(request: web.Request) -> bool:
+    offered = request.headers.get("Sec-WebSocket-Protocol", "") + request.headers.get("Upgrade", "")
+    return "spdy" in offered.lower()
+
+
 @dataclass
 class _Channel:
     index: int
@@ -68,6 +80,8 @@ async def handle_portforward(
     pod = store.get("pods", "", info.namespace, info.name)
     if pod is None:
         raise not_found("pods", "", info.name)
+    if _asks_for_spdy(request):
+        raise bad_request(SPDY_UNSUPPORTED)
     ports = parse_ports(request.query.getall("ports", []))
     ip = store.pod_ip(info.namespace, info.name)
     if ip is None:

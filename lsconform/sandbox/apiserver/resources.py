@@ -193,9 +193,14 @@ async def handle_watch(
         response.enable_chunked_encoding()
         await response.prepare(request)
         watch = _Watch(resource, namespace, accept)
-        for event_type, obj in initial:
-            watch.seen(obj, event_type)
-            await _send(response, event_type, obj)
+        for entry in initial:
+            if isinstance(entry, WatchEvent):
+                translated = watch.translate(entry)
+                if translated is not None:
+                    await _send(response, translated, entry.object)
+            else:
+                watch.seen(entry[1], entry[0])
+                await _send(response, *entry)
         await _stream(response, feed, watch, start_version, deadline, stopping)
         return response
     finally:
@@ -208,11 +213,12 @@ def _initial_events(
     resource: ResourceType,
     namespace: str | None,
     accept: Callable[[JsonObject], bool],
-) -> tuple[list[tuple[str, JsonObject]], int]:
+) -> tuple[list[tuple[str, JsonObject]] | list[WatchEvent], int]:
     """Return the events to send first and the resourceVersion the live stream continues after.
 
     Without a resourceVersion (or with "0") a watch starts with an ADDED event for every
-    matching object; with one, it replays the changes after that version.
+    matching object. With one, it replays the store's changes after that version, which the
+    caller filters like live events.
     """
     version_text = request.query.get("resourceVersion", "")
     if version_text in ("", "0"):
@@ -227,12 +233,7 @@ def _initial_events(
         current = store.resource_version()
         expired = status_object(410, "Expired", f"too old resource version: {since} ({current})")
         return [("ERROR", expired)], int(current)
-    replay: list[tuple[str, JsonObject]] = [
-        (event.type, event.object)
-        for event in events
-        if _same_resource(event, resource) and _in_namespace(event.object, namespace)
-    ]
-    return replay, events[-1].resource_version if events else since
+    return events, events[-1].resource_version if events else since
 
 
 def _same_resource(event: WatchEvent, resource: ResourceType) -> bool:
@@ -290,21 +291,29 @@ async def _stream(
     deadline: float,
     stopping: asyncio.Event,
 ) -> None:
-    while not stopping.is_set():
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return
-        try:
-            event = await asyncio.wait_for(feed.queue.get(), min(remaining, 1.0))
-        except asyncio.TimeoutError:
-            continue
-        if event is None:
-            return
-        if event.resource_version <= after_version:
-            continue
-        event_type = watch.translate(event)
-        if event_type is not None:
-            await _send(response, event_type, event.object)
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stopped.done():
+                return
+            getting = asyncio.ensure_future(feed.queue.get())
+            done, _ = await asyncio.wait(
+                {getting, stopped}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            if getting not in done:
+                getting.cancel()
+                continue
+            event = getting.result()
+            if event is None:
+                return
+            if event.resource_version <= after_version:
+                continue
+            event_type = watch.translate(event)
+            if event_type is not None:
+                await _send(response, event_type, event.object)
+    finally:
+        stopped.cancel()
 
 
 async def _send(response: web.StreamResponse, event_type: str, obj: JsonObject) -> None:

@@ -29,7 +29,7 @@ from aiohttp import web
 from lsconform.sandbox.apiserver import discovery
 from lsconform.sandbox.apiserver.nodelogs import handle_node_proxy
 from lsconform.sandbox.apiserver.podlog import handle_pod_log
-from lsconform.sandbox.apiserver.portforward import handle_portforward
+from lsconform.sandbox.apiserver.portforward import SPDY_UNSUPPORTED, handle_portforward
 from lsconform.sandbox.apiserver.proxy import Proxy
 from lsconform.sandbox.apiserver.rbac import DEFAULT_USER, Authorizer
 from lsconform.sandbox.apiserver.requestinfo import RequestInfo, parse_request
@@ -41,6 +41,7 @@ from lsconform.sandbox.apiserver.resources import (
 )
 from lsconform.sandbox.apiserver.status import (
     ApiError,
+    bad_request,
     internal_error,
     method_not_allowed,
     resource_not_found,
@@ -94,6 +95,9 @@ class ServerSettings:
     def audit_path(self) -> Path:
         return self.workdir / "audit.jsonl"
 
+
+INFO_KEY = web.RequestKey("info", RequestInfo)
+USER_KEY = web.RequestKey("user", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -244,8 +248,8 @@ class ApiServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         info = parse_request(request.method, request.raw_path.split("?", 1)[0], _is_watch(request))
-        request["info"] = info
-        request["user"] = ""
+        request[INFO_KEY] = info
+        request[USER_KEY] = ""
         try:
             self._authenticate(request)
             if self.settings.latency_ms > 0:
@@ -270,10 +274,10 @@ class ApiServer:
         if scheme.lower() == "bearer" and hmac.compare_digest(
             token.strip().encode(), self.settings.token.encode()
         ):
-            request["user"] = self.settings.user
+            request[USER_KEY] = self.settings.user
             return
         if request.path in PUBLIC_PATHS:
-            request["user"] = "system:anonymous"
+            request[USER_KEY] = "system:anonymous"
             return
         raise unauthorized()
 
@@ -289,7 +293,7 @@ class ApiServer:
     async def _audit_response(self, request: web.Request, response: web.StreamResponse) -> None:
         if self._audit is None:
             return
-        info: RequestInfo | None = request.get("info")
+        info = request.get(INFO_KEY)
         record = {
             "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             "method": request.method,
@@ -297,7 +301,7 @@ class ApiServer:
             "query": request.query_string,
             "status": response.status,
             "verb": info.verb if info is not None else "",
-            "user": request.get("user", ""),
+            "user": request.get(USER_KEY, ""),
             "userAgent": request.headers.get("User-Agent", ""),
         }
         if info is not None and info.is_resource:
@@ -316,7 +320,7 @@ class ApiServer:
     # Routing.
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        info: RequestInfo = request["info"]
+        info = request[INFO_KEY]
         if not info.is_resource:
             return self._non_resource(request)
         resource = self._find_type(info)
@@ -350,6 +354,8 @@ class ApiServer:
         key = (info.resource, info.subresource)
         if key == ("services", "proxy") or key == ("pods", "proxy"):
             return await self._proxy.handle(request, info)
+        if key == ("pods", "portforward") and request.method == "POST":
+            raise bad_request(SPDY_UNSUPPORTED)
         if key == ("nodes", "proxy"):
             if request.method != "GET":
                 raise method_not_allowed()
