@@ -159,6 +159,12 @@ def exporter_targets(release: Any, settings: Settings) -> list[ExporterTarget]:
     return found
 
 
+def _log_targets(release: Any, settings: Settings) -> Iterable[Any]:
+    from lsconform.assess.logs import log_targets
+
+    return log_targets(release, settings)
+
+
 PARAMETRISERS: dict[str, Callable[[Any, Settings], Iterable[Any]]] = {
     "component_target": component_targets,
     "metrics_target": metrics_targets,
@@ -166,4 +172,6 @@ PARAMETRISERS: dict[str, Callable[[Any, Settings], Iterable[Any]]] = {
     "no_metrics_target": no_metrics_targets,
     "frontend_target": frontend_targets,
     "exporter_target": exporter_targets,
+    # Log checks (checks/test_logs.py): one target per container of every pod of the release.
+    "log_target": _log_targets,
 }
