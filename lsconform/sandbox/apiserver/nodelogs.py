@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import os
+import posixpath
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -74,7 +75,9 @@ async def handle_node_proxy(
         return web.Response(text="ok", content_type="text/plain")
     if not (rest == "logs" or rest.startswith("logs/")):
         return web.Response(status=404, text=_NOT_FOUND, content_type="text/plain")
-    target = resolve_in_root(root, "var/log/" + rest[len("logs") :])
+    # Clean the path first, as Go's file server does, so `..` cannot climb above /var/log.
+    inside = posixpath.normpath("/" + rest[len("logs") :]).lstrip("/")
+    target = resolve_in_root(root, "var/log/" + inside)
     if target is None:
         return web.Response(status=404, text=_NOT_FOUND, content_type="text/plain")
     if target.is_dir():
