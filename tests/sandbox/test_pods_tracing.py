@@ -296,3 +296,32 @@ def test_resolve_target_rejects_outside_hosts() -> None:
 
 def test_resolve_target_without_endpoint() -> None:
     assert resolve_target({"OTEL_TRACING_ENABLED": "true"}, DNS).error == "OTLP_ENDPOINT is empty"
+
+
+def test_spans_reach_the_sandbox_collector(tmp_path: Path) -> None:
+    collector = make_plan(
+        tmp_path,
+        "langsmith-observability-collector-gateway-collector-5-k2j3h",
+        "otel-collector",
+        "",
+        [("otlp-grpc", 4317), ("otlp-http", 4318), ("monitoring", 8888)],
+        namespace="langsmith-observability",
+        container="otc-container",
+    )
+    _write_dns(tmp_path, collector["ip"], {"4317": 4317, "4318": 4318})
+    env = {
+        "OTEL_TRACING_ENABLED": "true",
+        "OTLP_ENDPOINT": f"http://{COLLECTOR_HOST}:4318/v1/traces",
+        "OTEL_EXPORTER": "http",
+    }
+    plan = _backend(tmp_path, env)
+    with start_pods([plan, collector], tmp_path, frozenset()) as group:
+        key = f"langsmith-observability/{collector['name']}"
+        assert group.status[key]["otc-container"]["started"] is True
+        assert len(group.collectors) == 1
+        store = group.collectors[0].store
+        get(plan["ip"], 1984, "/health")
+        deadline = time.monotonic() + SPAN_WAIT_S
+        while time.monotonic() < deadline and "langsmith-backend" not in store.services():
+            time.sleep(0.1)
+        assert "langsmith-backend" in store.services()

@@ -152,17 +152,21 @@ def start_pods(
             if binary:
                 group.binaries[role] = binary
         _start_real(group, plans, pod_faults, found, simulated, waits)
-        _start_collectors(group, plans, faults, simulated)
+        collector_start = _collector_starter(plans)
         for plan in plans:
             plan_role = str(plan.get("role"))
             if plan_role in ROLE_BINARY and found.get(ROLE_BINARY[plan_role]):
                 continue
-            if plan_role == "otel-collector" and group.collectors:
+            if plan_role == "otel-collector" and collector_start is not None:
                 continue
             if any(entry["plan"] is plan for entry in simulated):
                 continue
             simulated.append({"plan": plan, "faults": sorted(pod_faults[pod_key(plan)])})
+        # The host is forked before the collector starts its gRPC server: forking a process
+        # whose gRPC threads are running is unsafe.
         _start_host(group, simulated)
+        if collector_start is not None:
+            _start_collectors(group, plans, faults, collector_start)
         _await_real(group, waits)
     except BaseException:
         group.stop()
@@ -392,23 +396,27 @@ def _await_real(group: PodGroup, waits: Waits) -> None:
 # The OTel collector -----------------------------------------------------------------------
 
 
+def _collector_starter(plans: list[dict[str, Any]]) -> Callable[..., Any] | None:
+    """Return `collector.start` when there are otel-collector pods and the module exists."""
+    if not any(p.get("role") == "otel-collector" for p in plans):
+        return None
+    try:
+        collector = importlib.import_module("lsconform.sandbox.pods.collector")
+        start: Callable[..., Any] = collector.start
+    except (ImportError, AttributeError):
+        log.info("no collector module; otel-collector pods are played as generic pods")
+        return None
+    return start
+
+
 def _start_collectors(
     group: PodGroup,
     plans: list[dict[str, Any]],
     faults: frozenset[str],
-    simulated: list[dict[str, Any]],
+    start: Callable[..., Any],
 ) -> None:
-    """Start each otel-collector pod with the collector module, or leave it to the host."""
+    """Start each otel-collector pod with the collector module."""
     collector_plans = [p for p in plans if p.get("role") == "otel-collector"]
-    if not collector_plans:
-        return
-    try:
-        collector = importlib.import_module("lsconform.sandbox.pods.collector")
-        start = collector.start
-    except (ImportError, AttributeError):
-        log.info("no collector module; otel-collector pods are played as generic pods")
-        group.backends["otel-collector"] = "simulated"
-        return
     dns = load_dns(group.workdir) or {}
     for plan in collector_plans:
         try:
