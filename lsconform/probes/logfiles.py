@@ -18,6 +18,7 @@ UTF-8 is decoded with replacement characters and counted, and over-long lines ar
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import json
 import re
@@ -88,6 +89,7 @@ class RawLine:
     stream: str
     partial: bool
     message: bytes
+    truncated: bool = False
 
 
 def parse_cri_line(line: bytes) -> RawLine | None:
@@ -196,7 +198,7 @@ def join_partials(lines: Iterable[RawLine]) -> list[LogRecord]:
     for line in lines:
         time, buffer, truncated = pending.pop(line.stream, (line.time, bytearray(), False))
         room = MAX_LINE_BYTES - len(buffer)
-        if len(line.message) > room:
+        if len(line.message) > room or line.truncated:
             truncated = True
         buffer += line.message[: max(room, 0)]
         if line.partial:
@@ -234,6 +236,8 @@ def parse_node_file(data: bytes, *, starts_mid_file: bool = False) -> ParsedFile
         if raw is None:
             unparsed += 1
             continue
+        if len(line) > MAX_LINE_BYTES:
+            raw = dataclasses.replace(raw, truncated=True)
         parsed.append(raw)
     formats = {raw.format for raw in parsed}
     if len(formats) == 1:
@@ -262,10 +266,14 @@ def _cut_for_parsing(line: bytes) -> bytes:
     if len(line) <= MAX_LINE_BYTES:
         return line
     head = line[:MAX_LINE_BYTES]
-    if head.startswith(b'{"log":"'):
-        text = head[len(b'{"log":"') :].split(b'"', 1)[0]
+    start = _DOCKER_LOG_START.match(head)
+    if start:
+        text = head[start.end() :].split(b'"', 1)[0]
         return json.dumps({"log": text.decode("utf-8", "replace") + "\n"}).encode()
     return head
+
+
+_DOCKER_LOG_START = re.compile(rb'^\{\s*"log"\s*:\s*"')
 
 
 @dataclass
