@@ -103,7 +103,10 @@ def discover(client: ClusterClient, namespace: str, release_name: str | None = N
     revisions = [_revision_info(record) for record in records]
     group = _choose_release(records, namespace, release_name, problems)
     release: Release | None
-    if group:
+    objects: list[dict[str, Any]]
+    if group is None:
+        release, objects = None, []
+    elif group:
         record = _select_revision(group, problems)
         release, objects = _release_from_record(record, namespace, problems)
     else:
@@ -207,7 +210,9 @@ def _revision_info(record: HelmRecord) -> RevisionInfo:
 
 def _choose_release(
     records: list[HelmRecord], namespace: str, release_name: str | None, problems: list[Problem]
-) -> list[HelmRecord]:
+) -> list[HelmRecord] | None:
+    """Return the records of the LangSmith release to use, [] to look for it by labels, or
+    None when the named release exists but uses another chart."""
     groups: dict[str, list[HelmRecord]] = defaultdict(list)
     for record in records:
         groups[record.name].append(record)
@@ -248,6 +253,7 @@ def _choose_release(
                     f"{', '.join(langsmith) or '(none)'}",
                 )
             )
+            return None
         return []
     if len(langsmith) > 1:
         raise AmbiguousRelease(namespace, langsmith)
@@ -436,7 +442,7 @@ def _release_from_labels(
                 workloads.append(item)
     instances = sorted({labels_of(w).get(LABEL_INSTANCE, "") for w in workloads} - {""})
     if not instances:
-        wanted = f"release {release_name}" if release_name else "a LangSmith release"
+        wanted = f"release {release_name}" if release_name else "LangSmith release"
         problems.append(
             Problem(
                 code="release-not-found",

@@ -77,11 +77,17 @@ class FakeApi:
             return [f"{r.method} {r.path}" for r in self.requests]
 
 
-def status_body(code: int, reason: str, message: str, details: dict[str, Any] | None = None
-                ) -> bytes:
+def status_body(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> bytes:
     body: dict[str, Any] = {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code,
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
     }
     if details:
         body["details"] = details
@@ -113,8 +119,13 @@ class FakeHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def send_bytes(self, code: int, body: bytes, content_type: str = "application/json",
-                   headers: dict[str, str] | None = None) -> None:
+    def send_bytes(
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -137,8 +148,9 @@ class FakeHandler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = Request(method, parts.path, query, {k.lower(): v for k, v in
-                                                      self.headers.items()}, body)
+        request = Request(
+            method, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body
+        )
         api = self.server.api
         with api.lock:
             api.requests.append(request)
@@ -165,18 +177,25 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.send_json(200, {"major": "1", "minor": "31", "gitVersion": "v1.31.0-fake"})
             return
         if request.path in api.collections or self._is_known_collection(request.path):
-            items = [item for item in api.collections.get(request.path, [])
-                     if selector_matches(request.query.get("labelSelector", ""),
-                                         (item.get("metadata") or {}).get("labels") or {})]
+            items = [
+                item
+                for item in api.collections.get(request.path, [])
+                if selector_matches(
+                    request.query.get("labelSelector", ""),
+                    (item.get("metadata") or {}).get("labels") or {},
+                )
+            ]
             start = int(request.query.get("continue") or 0)
             limit = int(request.query.get("limit") or 0) or len(items) or 1
-            page = items[start:start + limit]
+            page = items[start : start + limit]
             metadata: dict[str, Any] = {"resourceVersion": "1"}
             if start + limit < len(items):
                 metadata["continue"] = str(start + limit)
             kind = self._kind_of(request.path)
-            self.send_json(200, {"kind": f"{kind}List", "apiVersion": "v1",
-                                 "metadata": metadata, "items": page})
+            self.send_json(
+                200,
+                {"kind": f"{kind}List", "apiVersion": "v1", "metadata": metadata, "items": page},
+            )
             return
         collection, _, name = request.path.rpartition("/")
         for item in api.collections.get(collection, []):
@@ -184,8 +203,12 @@ class FakeHandler(BaseHTTPRequestHandler):
                 self.send_json(200, item)
                 return
         plural = collection.rpartition("/")[2]
-        self.send_bytes(404, status_body(404, "NotFound", f'{plural} "{name}" not found',
-                                         {"name": name, "kind": plural}))
+        self.send_bytes(
+            404,
+            status_body(
+                404, "NotFound", f'{plural} "{name}" not found', {"name": name, "kind": plural}
+            ),
+        )
 
     @staticmethod
     def _kind_of(path: str) -> str:
@@ -199,7 +222,7 @@ class FakeHandler(BaseHTTPRequestHandler):
     def _is_known_collection(path: str) -> bool:
         for prefix, plural in KINDS.values():
             if path.startswith(prefix + "/") and path.endswith("/" + plural):
-                rest = path[len(prefix) + 1:]
+                rest = path[len(prefix) + 1 :]
                 segments = rest.split("/")
                 if segments == [plural] or (len(segments) == 3 and segments[0] == "namespaces"):
                     return True
@@ -218,8 +241,9 @@ class FakeServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def write_kubeconfig(self, path: Path, *, token: str = TOKEN,
-                         namespace: str = "default") -> Path:
+    def write_kubeconfig(
+        self, path: Path, *, token: str = TOKEN, namespace: str = "default"
+    ) -> Path:
         path.write_text(
             "apiVersion: v1\nkind: Config\n"
             f"clusters:\n- name: fake\n  cluster:\n    server: {self.url}\n"
@@ -234,7 +258,8 @@ class FakeServer(ThreadingHTTPServer):
 
 def start(api: FakeApi) -> tuple[FakeServer, threading.Thread]:
     server = FakeServer(api)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     return server, thread

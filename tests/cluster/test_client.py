@@ -28,8 +28,11 @@ from lsconform.cluster.errors import (
 
 
 def pod(name: str, namespace: str = "ls", **labels: str) -> dict[str, object]:
-    return {"kind": "Pod", "apiVersion": "v1",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels}}
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+    }
 
 
 def free_port() -> int:
@@ -71,8 +74,7 @@ def test_kubeconfig_context_and_namespace(kubeconfig: Path, server: FakeServer) 
         assert client.context == "other"
 
 
-def test_connect_reads_kubeconfig_only_from_given_environ(kubeconfig: Path,
-                                                          tmp_path: Path) -> None:
+def test_connect_reads_kubeconfig_only_from_given_environ(kubeconfig: Path, tmp_path: Path) -> None:
     with ClusterClient.connect(environ={"KUBECONFIG": str(kubeconfig)}) as client:
         assert client.source == str(kubeconfig)
     absent = tmp_path / "absent"
@@ -104,10 +106,12 @@ def test_in_cluster_without_token_is_config_error(tmp_path: Path) -> None:
 def test_api_path_forms() -> None:
     assert api_path("pods", namespace="ls") == "/api/v1/namespaces/ls/pods"
     assert api_path("deployments.apps", namespace="ls", name="ls-backend") == (
-        "/apis/apps/v1/namespaces/ls/deployments/ls-backend")
+        "/apis/apps/v1/namespaces/ls/deployments/ls-backend"
+    )
     assert api_path("nodes", name="n1", subresource="proxy") == "/api/v1/nodes/n1/proxy"
     assert api_path("rollouts", namespace="ls", api_version="argoproj.io/v1alpha1") == (
-        "/apis/argoproj.io/v1alpha1/namespaces/ls/rollouts")
+        "/apis/argoproj.io/v1alpha1/namespaces/ls/rollouts"
+    )
     with pytest.raises(ValueError, match=r"no API version known for group 'example\.com'"):
         api_path("widgets.example.com")
 
@@ -147,8 +151,12 @@ def test_wrong_token_is_unauthorized(server: FakeServer, tmp_path: Path) -> None
 
 def test_forbidden_carries_rule(api: FakeApi, client: ClusterClient) -> None:
     def deny(handler: FakeHandler, request: Request) -> None:
-        handler.send_bytes(403, status_body(403, "Forbidden", 'secrets is forbidden: User '
-                                            '"dev" cannot list resource "secrets"'))
+        handler.send_bytes(
+            403,
+            status_body(
+                403, "Forbidden", 'secrets is forbidden: User "dev" cannot list resource "secrets"'
+            ),
+        )
 
     api.route("/api/v1/namespaces/ls/secrets", deny)
     with pytest.raises(Forbidden) as info:
@@ -160,8 +168,10 @@ def test_forbidden_carries_rule(api: FakeApi, client: ClusterClient) -> None:
 
 
 def test_non_json_body_is_invalid_response(api: FakeApi, client: ClusterClient) -> None:
-    api.route("/api/v1/namespaces/ls/pods",
-              lambda h, r: h.send_bytes(200, b"<html>login</html>", "text/html"))
+    api.route(
+        "/api/v1/namespaces/ls/pods",
+        lambda h, r: h.send_bytes(200, b"<html>login</html>", "text/html"),
+    )
     with pytest.raises(InvalidResponse, match="not JSON") as info:
         client.list("pods", namespace="ls")
     assert "<html>login</html>" in str(info.value)
@@ -190,23 +200,26 @@ def sequence(*answers: tuple[int, dict[str, str]]) -> object:
             answer = remaining.pop(0) if remaining else (200, {})
         code, headers = answer
         if code == 200:
-            handler.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
-                                    "items": []})
+            handler.send_json(
+                200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": []}
+            )
         else:
-            handler.send_bytes(code, status_body(code, "Err", f"status {code}"),
-                               headers=headers)
+            handler.send_bytes(code, status_body(code, "Err", f"status {code}"), headers=headers)
 
     return handle
 
 
-def test_429_is_retried_after_retry_after(api: FakeApi, client: ClusterClient,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_429_is_retried_after_retry_after(
+    api: FakeApi, client: ClusterClient, caplog: pytest.LogCaptureFixture
+) -> None:
     api.route("/api/v1/namespaces/ls/pods", sequence((429, {"Retry-After": "0"})))  # type: ignore[arg-type]
     with caplog.at_level(logging.INFO, logger="lsconform.cluster.client"):
         assert client.list("pods", namespace="ls") == []
     assert client.request_count == 2
-    assert "retrying GET /api/v1/namespaces/ls/pods after HTTP 429 (attempt 2 of 3, " \
-           "waiting 0.0 s)" in caplog.text
+    assert (
+        "retrying GET /api/v1/namespaces/ls/pods after HTTP 429 (attempt 2 of 3, "
+        "waiting 0.0 s)" in caplog.text
+    )
 
 
 def test_429_beyond_wait_budget_is_raised(api: FakeApi, client: ClusterClient) -> None:
@@ -223,8 +236,9 @@ def test_5xx_get_is_retried_within_bound(api: FakeApi, client: ClusterClient) ->
     assert client.request_count == 3
 
 
-def test_5xx_gives_up_after_max_attempts(api: FakeApi, client: ClusterClient,
-                                         caplog: pytest.LogCaptureFixture) -> None:
+def test_5xx_gives_up_after_max_attempts(
+    api: FakeApi, client: ClusterClient, caplog: pytest.LogCaptureFixture
+) -> None:
     api.route("/api/v1/namespaces/ls/pods", sequence(*[(500, {})] * 10))  # type: ignore[arg-type]
     with pytest.raises(ServerError, match="HTTP 500") as info:
         client.list("pods", namespace="ls")
@@ -234,16 +248,17 @@ def test_5xx_gives_up_after_max_attempts(api: FakeApi, client: ClusterClient,
 
 
 def test_5xx_post_is_not_retried(api: FakeApi, client: ClusterClient) -> None:
-    api.route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-              sequence((500, {})))  # type: ignore[arg-type]
+    api.route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", sequence((500, {})))  # type: ignore[arg-type]
     with pytest.raises(ServerError):
         client.can_i("list", "pods", namespace="ls")
     assert client.request_count == 1
 
 
 def test_can_i_posts_access_review(api: FakeApi, client: ClusterClient) -> None:
-    api.route("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-              lambda h, r: h.send_json(201, {"status": {"allowed": True}}))
+    api.route(
+        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        lambda h, r: h.send_json(201, {"status": {"allowed": True}}),
+    )
     assert client.can_i("get", "services", namespace="ls", subresource="proxy")
     assert b'"subresource": "proxy"' in api.requests[-1].body
 
@@ -256,8 +271,10 @@ def test_closed_port_is_unreachable(tmp_path: Path) -> None:
     dummy = FakeServer.__new__(FakeServer)
     dummy.server_address = ("127.0.0.1", free_port())
     path = FakeServer.write_kubeconfig(dummy, tmp_path / "kc")
-    with ClusterClient.from_kubeconfig(path, timeout=2.0) as client, \
-            pytest.raises(Unreachable, match="API server cannot be reached") as info:
+    with (
+        ClusterClient.from_kubeconfig(path, timeout=2.0) as client,
+        pytest.raises(Unreachable, match="API server cannot be reached") as info,
+    ):
         client.list("pods", namespace="ls")
     assert "Connection refused" in str(info.value) or "refused" in str(info.value).lower()
     assert api.requests == []

@@ -22,32 +22,57 @@ from lsconform.cluster.errors import (
 
 
 def status(message: str, code: int = 403) -> bytes:
-    return json.dumps({"kind": "Status", "apiVersion": "v1", "message": message,
-                       "code": code}).encode()
+    return json.dumps(
+        {"kind": "Status", "apiVersion": "v1", "message": message, "code": code}
+    ).encode()
 
 
 @pytest.mark.parametrize(
     ("method", "path", "params", "expected"),
     [
-        ("GET", "/api/v1/namespaces/ls/pods", None,
-         RbacRule("list", "", "pods", "", "ls")),
-        ("GET", "/api/v1/namespaces/ls/pods", {"watch": "true"},
-         RbacRule("watch", "", "pods", "", "ls")),
-        ("GET", "/api/v1/namespaces/ls/secrets/sh.helm.release.v1.ls.v1", None,
-         RbacRule("get", "", "secrets", "", "ls")),
-        ("GET", "/apis/apps/v1/namespaces/ls/deployments", None,
-         RbacRule("list", "apps", "deployments", "", "ls")),
-        ("GET", "/api/v1/namespaces/ls/services/ls-backend:1984/proxy/metrics", None,
-         RbacRule("get", "", "services", "proxy", "ls")),
-        ("POST", "/api/v1/namespaces/ls/pods/p-1:4318/proxy/v1/traces", None,
-         RbacRule("create", "", "pods", "proxy", "ls")),
-        ("GET", "/api/v1/nodes/node-a/proxy/logs/pods/", None,
-         RbacRule("get", "", "nodes", "proxy", None)),
+        ("GET", "/api/v1/namespaces/ls/pods", None, RbacRule("list", "", "pods", "", "ls")),
+        (
+            "GET",
+            "/api/v1/namespaces/ls/pods",
+            {"watch": "true"},
+            RbacRule("watch", "", "pods", "", "ls"),
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/ls/secrets/sh.helm.release.v1.ls.v1",
+            None,
+            RbacRule("get", "", "secrets", "", "ls"),
+        ),
+        (
+            "GET",
+            "/apis/apps/v1/namespaces/ls/deployments",
+            None,
+            RbacRule("list", "apps", "deployments", "", "ls"),
+        ),
+        (
+            "GET",
+            "/api/v1/namespaces/ls/services/ls-backend:1984/proxy/metrics",
+            None,
+            RbacRule("get", "", "services", "proxy", "ls"),
+        ),
+        (
+            "POST",
+            "/api/v1/namespaces/ls/pods/p-1:4318/proxy/v1/traces",
+            None,
+            RbacRule("create", "", "pods", "proxy", "ls"),
+        ),
+        (
+            "GET",
+            "/api/v1/nodes/node-a/proxy/logs/pods/",
+            None,
+            RbacRule("get", "", "nodes", "proxy", None),
+        ),
         ("GET", "/api/v1/namespaces/ls", None, RbacRule("get", "", "namespaces")),
     ],
 )
-def test_rule_for_request(method: str, path: str, params: dict[str, str] | None,
-                          expected: RbacRule) -> None:
+def test_rule_for_request(
+    method: str, path: str, params: dict[str, str] | None, expected: RbacRule
+) -> None:
     assert rule_for_request(method, path, params) == expected
 
 
@@ -74,8 +99,10 @@ def test_rule_yaml_for_nodes_needs_cluster_role() -> None:
 def test_forbidden_names_rule_and_fix() -> None:
     error = error_for_status(
         403,
-        status('services "ls-backend:1984" is forbidden: User "dev" cannot get resource '
-               '"services/proxy" in API group "" in the namespace "ls"'),
+        status(
+            'services "ls-backend:1984" is forbidden: User "dev" cannot get resource '
+            '"services/proxy" in API group "" in the namespace "ls"'
+        ),
         method="GET",
         path="/api/v1/namespaces/ls/services/ls-backend:1984/proxy/metrics",
     )
@@ -90,8 +117,16 @@ def test_forbidden_names_rule_and_fix() -> None:
 
 @pytest.mark.parametrize(
     ("code", "kind"),
-    [(401, Unauthorized), (404, NotFound), (429, TooManyRequests), (500, ServerError),
-     (503, ServerError), (504, RequestTimeout), (408, RequestTimeout), (400, ClusterError)],
+    [
+        (401, Unauthorized),
+        (404, NotFound),
+        (429, TooManyRequests),
+        (500, ServerError),
+        (503, ServerError),
+        (504, RequestTimeout),
+        (408, RequestTimeout),
+        (400, ClusterError),
+    ],
 )
 def test_error_for_status_maps_codes(code: int, kind: type[ClusterError]) -> None:
     error = error_for_status(code, status("boom", code), method="GET", path="/api/v1/pods")

@@ -77,18 +77,20 @@ def test_registry_rejects_unknown_name(client: ClusterClient) -> None:
 
 
 def test_proxy_path_forms() -> None:
-    assert proxy_path(SERVICE, "/metrics?format=json") == (f"{PROXY}/metrics",
-                                                          [("format", "json")])
+    assert proxy_path(SERVICE, "/metrics?format=json") == (f"{PROXY}/metrics", [("format", "json")])
     pod = HttpTarget("ls", "pod", "ls-frontend-0", 8080, scheme="https")
     assert proxy_path(pod, "nginx_status")[0] == (
-        "/api/v1/namespaces/ls/pods/https:ls-frontend-0:8080/proxy/nginx_status")
+        "/api/v1/namespaces/ls/pods/https:ls-frontend-0:8080/proxy/nginx_status"
+    )
 
 
 def test_proxy_returns_backend_response(api: FakeApi, client: ClusterClient) -> None:
-    api.route(f"{PROXY}/metrics",
-              lambda h, r: h.send_bytes(200, b"up 1\n", "text/plain; version=0.0.4"))
-    response = ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP,
-                                                 headers={"Accept": "text/plain"})
+    api.route(
+        f"{PROXY}/metrics", lambda h, r: h.send_bytes(200, b"up 1\n", "text/plain; version=0.0.4")
+    )
+    response = ApiProxyTransport(client).request(
+        SERVICE, "/metrics", timeout=5, max_bytes=CAP, headers={"Accept": "text/plain"}
+    )
     assert response.status == 200
     assert response.body == b"up 1\n"
     assert response.content_type == "text/plain; version=0.0.4"
@@ -97,44 +99,52 @@ def test_proxy_returns_backend_response(api: FakeApi, client: ClusterClient) -> 
 
 
 def test_proxy_passes_backend_errors_through(api: FakeApi, client: ClusterClient) -> None:
-    api.route(f"{PROXY}/metrics", lambda h, r: h.send_bytes(403, b"<html>403</html>",
-                                                            "text/html"))
+    api.route(f"{PROXY}/metrics", lambda h, r: h.send_bytes(403, b"<html>403</html>", "text/html"))
     response = ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
     assert response.status == 403
     assert response.body == b"<html>403</html>"
 
 
 def test_proxy_refused_port_is_connection_refused(api: FakeApi, client: ClusterClient) -> None:
-    message = ("error trying to reach service: dial tcp 10.0.1.12:1984: connect: "
-               "connection refused")
-    api.route(f"{PROXY}/metrics",
-              lambda h, r: h.send_bytes(503, status_body(503, "ServiceUnavailable", message)))
-    with pytest.raises(ConnectionRefused, match="port backend of service ls-backend refuses "
-                       "connections") as info:
+    message = "error trying to reach service: dial tcp 10.0.1.12:1984: connect: connection refused"
+    api.route(
+        f"{PROXY}/metrics",
+        lambda h, r: h.send_bytes(503, status_body(503, "ServiceUnavailable", message)),
+    )
+    with pytest.raises(
+        ConnectionRefused, match="port backend of service ls-backend refuses connections"
+    ) as info:
         ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
     assert "connect: connection refused" in str(info.value)
 
 
 def test_proxy_application_503_is_a_response(api: FakeApi, client: ClusterClient) -> None:
-    api.route(f"{PROXY}/metrics",
-              lambda h, r: h.send_bytes(503, b"upstream connection refused", "text/plain"))
+    api.route(
+        f"{PROXY}/metrics",
+        lambda h, r: h.send_bytes(503, b"upstream connection refused", "text/plain"),
+    )
     response = ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
     assert response.status == 503
 
 
 def test_proxy_no_endpoints_is_unreachable(api: FakeApi, client: ClusterClient) -> None:
     message = 'no endpoints available for service "ls-backend"'
-    api.route(f"{PROXY}/metrics",
-              lambda h, r: h.send_bytes(503, status_body(503, "ServiceUnavailable", message)))
+    api.route(
+        f"{PROXY}/metrics",
+        lambda h, r: h.send_bytes(503, status_body(503, "ServiceUnavailable", message)),
+    )
     with pytest.raises(Unreachable, match="Service ls-backend has no ready endpoints"):
         ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
 
 
 def test_proxy_rbac_denial_is_forbidden(api: FakeApi, client: ClusterClient) -> None:
-    message = ('services "ls-backend:backend" is forbidden: User "dev" cannot get resource '
-               '"services/proxy" in API group "" in the namespace "ls"')
-    api.route(f"{PROXY}/metrics",
-              lambda h, r: h.send_bytes(403, status_body(403, "Forbidden", message)))
+    message = (
+        'services "ls-backend:backend" is forbidden: User "dev" cannot get resource '
+        '"services/proxy" in API group "" in the namespace "ls"'
+    )
+    api.route(
+        f"{PROXY}/metrics", lambda h, r: h.send_bytes(403, status_body(403, "Forbidden", message))
+    )
     with pytest.raises(Forbidden) as info:
         ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
     assert info.value.rule.resource_name == "services/proxy"
@@ -143,9 +153,18 @@ def test_proxy_rbac_denial_is_forbidden(api: FakeApi, client: ClusterClient) -> 
 
 
 def test_proxy_missing_service_is_not_found(api: FakeApi, client: ClusterClient) -> None:
-    api.route(f"{PROXY}/metrics", lambda h, r: h.send_bytes(
-        404, status_body(404, "NotFound", 'services "ls-backend" not found',
-                         {"name": "ls-backend", "kind": "services"})))
+    api.route(
+        f"{PROXY}/metrics",
+        lambda h, r: h.send_bytes(
+            404,
+            status_body(
+                404,
+                "NotFound",
+                'services "ls-backend" not found',
+                {"name": "ls-backend", "kind": "services"},
+            ),
+        ),
+    )
     with pytest.raises(NotFound, match="service ls-backend does not exist in namespace ls"):
         ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=5, max_bytes=CAP)
 
@@ -232,8 +251,9 @@ class PodServer(ThreadingHTTPServer):
 @pytest.fixture
 def pod_server() -> Iterator[PodServer]:
     server = PodServer(("127.0.0.1", 0), PodHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield server
     server.shutdown()
@@ -242,38 +262,40 @@ def pod_server() -> Iterator[PodServer]:
 
 
 def pod_target(server: PodServer) -> HttpTarget:
-    return HttpTarget("ls", "pod", "ls-backend-0", int(server.server_address[1]),
-                      ip="127.0.0.1")
+    return HttpTarget("ls", "pod", "ls-backend-0", int(server.server_address[1]), ip="127.0.0.1")
 
 
 def test_direct_reads_response(pod_server: PodServer, client: ClusterClient) -> None:
-    response = DirectTransport(client).request(pod_target(pod_server), "/metrics", timeout=5,
-                                               max_bytes=CAP)
+    response = DirectTransport(client).request(
+        pod_target(pod_server), "/metrics", timeout=5, max_bytes=CAP
+    )
     assert response.status == 200
     assert response.body == b"up 1\n"
     assert response.headers["content-type"] == "text/plain"
 
 
 def test_direct_reads_chunked_body(pod_server: PodServer, client: ClusterClient) -> None:
-    response = DirectTransport(client).request(pod_target(pod_server), "/chunked", timeout=5,
-                                               max_bytes=CAP)
+    response = DirectTransport(client).request(
+        pod_target(pod_server), "/chunked", timeout=5, max_bytes=CAP
+    )
     assert response.body == b"hello world"
 
 
 def test_direct_huge_body_stops_at_cap(pod_server: PodServer, client: ClusterClient) -> None:
-    response = DirectTransport(client).request(pod_target(pod_server), "/huge", timeout=10,
-                                               max_bytes=CAP)
+    response = DirectTransport(client).request(
+        pod_target(pod_server), "/huge", timeout=10, max_bytes=CAP
+    )
     assert response.truncated
     assert len(response.body) == CAP
 
 
 @pytest.mark.parametrize("path", ["/trickle", "/trickle-headers"])
-def test_direct_trickle_ends_at_timeout(pod_server: PodServer, client: ClusterClient,
-                                        path: str) -> None:
+def test_direct_trickle_ends_at_timeout(
+    pod_server: PodServer, client: ClusterClient, path: str
+) -> None:
     started = time.monotonic()
     with pytest.raises(RequestTimeout, match=f"no complete response to GET {path}"):
-        DirectTransport(client).request(pod_target(pod_server), path, timeout=1.5,
-                                        max_bytes=CAP)
+        DirectTransport(client).request(pod_target(pod_server), path, timeout=1.5, max_bytes=CAP)
     # Generous bound: the request must end near its timeout, not after the 60 s trickle.
     assert time.monotonic() - started < 6
 

@@ -27,7 +27,8 @@ def _load_fakeapi() -> Any:
     if name not in sys.modules:
         path = Path(__file__).parent.parent / "cluster" / "fakeapi.py"
         spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
+        assert spec is not None
+        assert spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -54,18 +55,27 @@ def helm_record(release: str, namespace: str, number: int, spec: RevisionSpec) -
     documents = chart.render(release, namespace, spec.values)
     manifest = "\n".join(
         f"---\n# Source: {d.source}\n{yaml.safe_dump(d.obj, sort_keys=False)}"
-        for d in documents if not d.is_hook
+        for d in documents
+        if not d.is_hook
     )
     payload = {
         "name": release,
         "namespace": namespace,
         "version": number,
-        "info": {"status": spec.status, "description": f"revision {number}",
-                 "first_deployed": "2026-12-01T10:00:00Z",
-                 "last_deployed": f"2026-12-0{min(number, 9)}T10:00:00Z"},
-        "chart": {"metadata": {"name": spec.chart_name, "version": chart.CHART_VERSION,
-                               "appVersion": chart.APP_VERSION},
-                  "values": copy.deepcopy(chart.DEFAULT_VALUES)},
+        "info": {
+            "status": spec.status,
+            "description": f"revision {number}",
+            "first_deployed": "2026-12-01T10:00:00Z",
+            "last_deployed": f"2026-12-0{min(number, 9)}T10:00:00Z",
+        },
+        "chart": {
+            "metadata": {
+                "name": spec.chart_name,
+                "version": chart.CHART_VERSION,
+                "appVersion": chart.APP_VERSION,
+            },
+            "values": copy.deepcopy(chart.DEFAULT_VALUES),
+        },
         "config": spec.values,
         "manifest": manifest,
         "hooks": [],
@@ -78,8 +88,11 @@ def helm_record(release: str, namespace: str, number: int, spec: RevisionSpec) -
     obj: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Secret" if spec.storage == "secret" else "ConfigMap",
-        "metadata": {"name": f"sh.helm.release.v1.{release}.v{number}", "namespace": namespace,
-                     "labels": labels},
+        "metadata": {
+            "name": f"sh.helm.release.v1.{release}.v{number}",
+            "namespace": namespace,
+            "labels": labels,
+        },
         "data": {"release": data},
     }
     if spec.storage == "secret":
@@ -87,9 +100,14 @@ def helm_record(release: str, namespace: str, number: int, spec: RevisionSpec) -
     return obj
 
 
-def live_objects(release: str, namespace: str, values: Mapping[str, Any], *,
-                 not_ready: Mapping[str, int] | None = None,
-                 replicas: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+def live_objects(
+    release: str,
+    namespace: str,
+    values: Mapping[str, Any],
+    *,
+    not_ready: Mapping[str, int] | None = None,
+    replicas: Mapping[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """The objects a cluster would hold for the release, with status, pods and Endpoints.
 
     `replicas` overrides the replica count per workload name; `not_ready` makes that many pods
@@ -123,14 +141,21 @@ def live_objects(release: str, namespace: str, values: Mapping[str, Any], *,
 
 def _pod(workload: dict[str, Any], index: int, number: int, *, ready: bool) -> dict[str, Any]:
     template = workload["spec"]["template"]
-    name = f"{workload['metadata']['name']}-{index}" if workload["kind"] == "StatefulSet" \
+    name = (
+        f"{workload['metadata']['name']}-{index}"
+        if workload["kind"] == "StatefulSet"
         else f"{workload['metadata']['name']}-5f7c9-{index:05d}"
+    )
     containers = template["spec"]["containers"]
     statuses = []
     for container in containers:
-        status: dict[str, Any] = {"name": container["name"], "ready": ready, "started": ready,
-                                  "restartCount": 0 if ready else 4,
-                                  "containerID": f"containerd://{number:064x}"}
+        status: dict[str, Any] = {
+            "name": container["name"],
+            "ready": ready,
+            "started": ready,
+            "restartCount": 0 if ready else 4,
+            "containerID": f"containerd://{number:064x}",
+        }
         if ready:
             status["state"] = {"running": {"startedAt": "2026-12-04T20:00:00Z"}}
         else:
@@ -138,36 +163,60 @@ def _pod(workload: dict[str, Any], index: int, number: int, *, ready: bool) -> d
             status["lastState"] = {"terminated": {"reason": "OOMKilled", "exitCode": 137}}
         statuses.append(status)
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": workload["metadata"]["namespace"],
-                     "uid": f"uid-{number}", "labels": dict(template["metadata"]["labels"])},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": workload["metadata"]["namespace"],
+            "uid": f"uid-{number}",
+            "labels": dict(template["metadata"]["labels"]),
+        },
         "spec": {**copy.deepcopy(template["spec"]), "nodeName": "node-a"},
-        "status": {"phase": "Running", "podIP": f"10.0.{number // 250}.{number % 250}",
-                   "startTime": "2026-12-04T20:00:00Z",
-                   "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
-                   "containerStatuses": statuses},
+        "status": {
+            "phase": "Running",
+            "podIP": f"10.0.{number // 250}.{number % 250}",
+            "startTime": "2026-12-04T20:00:00Z",
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": statuses,
+        },
     }
 
 
 def _endpoints(service: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
     selector = service["spec"].get("selector") or {}
-    chosen = [p for p in pods if selector and all(p["metadata"]["labels"].get(k) == v
-                                                  for k, v in selector.items())]
+    chosen = [
+        p
+        for p in pods
+        if selector and all(p["metadata"]["labels"].get(k) == v for k, v in selector.items())
+    ]
     ports = []
     for port in service["spec"]["ports"]:
         target = port.get("targetPort", port["port"])
         number = target
         if isinstance(target, str):
-            number = next((cp["containerPort"] for p in chosen[:1]
-                           for c in p["spec"]["containers"] for cp in c.get("ports") or []
-                           if cp.get("name") == target), None)
+            number = next(
+                (
+                    cp["containerPort"]
+                    for p in chosen[:1]
+                    for c in p["spec"]["containers"]
+                    for cp in c.get("ports") or []
+                    if cp.get("name") == target
+                ),
+                None,
+            )
         if number is not None:
             ports.append({"name": port.get("name", ""), "port": number, "protocol": "TCP"})
 
     def address(pod: dict[str, Any]) -> dict[str, Any]:
-        return {"ip": pod["status"]["podIP"], "nodeName": "node-a",
-                "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"],
-                              "namespace": pod["metadata"]["namespace"]}}
+        return {
+            "ip": pod["status"]["podIP"],
+            "nodeName": "node-a",
+            "targetRef": {
+                "kind": "Pod",
+                "name": pod["metadata"]["name"],
+                "namespace": pod["metadata"]["namespace"],
+            },
+        }
 
     ready = [address(p) for p in chosen if p["status"]["conditions"][0]["status"] == "True"]
     not_ready = [address(p) for p in chosen if p["status"]["conditions"][0]["status"] != "True"]
@@ -176,21 +225,31 @@ def _endpoints(service: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str,
         subset["addresses"] = ready
     if not_ready:
         subset["notReadyAddresses"] = not_ready
-    return {"apiVersion": "v1", "kind": "Endpoints",
-            "metadata": {"name": service["metadata"]["name"],
-                         "namespace": service["metadata"]["namespace"],
-                         "labels": dict(service["metadata"].get("labels") or {})},
-            "subsets": [subset] if chosen else []}
+    return {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {
+            "name": service["metadata"]["name"],
+            "namespace": service["metadata"]["namespace"],
+            "labels": dict(service["metadata"].get("labels") or {}),
+        },
+        "subsets": [subset] if chosen else [],
+    }
 
 
-def install(api: Any, release: str = "langsmith", namespace: str = "langsmith", *,
-            revisions: list[RevisionSpec] | None = None, live: bool = True,
-            **live_options: Any) -> None:
+def install(
+    api: Any,
+    release: str = "langsmith",
+    namespace: str = "langsmith",
+    *,
+    revisions: list[RevisionSpec] | None = None,
+    live: bool = True,
+    **live_options: Any,
+) -> None:
     """Put a release's Helm records and (with `live`) its objects into the fake API."""
     revisions = revisions if revisions is not None else [RevisionSpec()]
     for number, spec in enumerate(revisions, start=1):
         api.add(helm_record(release, namespace, number, spec))
     if live:
         good = [spec for spec in revisions if spec.status == "deployed"] or revisions
-        api.add(*live_objects(release, namespace, good[-1].values if good else {},
-                              **live_options))
+        api.add(*live_objects(release, namespace, good[-1].values if good else {}, **live_options))
