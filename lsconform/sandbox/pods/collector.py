@@ -203,7 +203,9 @@ class CollectorTelemetry:
         now = time.monotonic() - self._started
         self.uptime.labels(*self._common.values()).inc(max(0.0, now - self._reported_uptime))
         self._reported_uptime = now
-        return generate_latest(self.registry)
+        # prometheus_client adds `<name>_created` samples that the collector never exposes.
+        lines = generate_latest(self.registry).decode("utf-8").splitlines(keepends=True)
+        return "".join(line for line in lines if "_created{" not in line).encode("utf-8")
 
 
 class Pipeline:
