@@ -234,6 +234,9 @@ def from_files(paths: Sequence[Path]) -> Found:
     """
     found = Found()
     for path in paths:
+        if not path.exists():
+            found.problems.append(f"{path}: no such file or directory")
+            continue
         try:
             files = _read_config_files(path)
         except OSError as error:

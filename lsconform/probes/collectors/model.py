@@ -383,12 +383,18 @@ def check_access(
 
 
 def no_mount_problem(reader: Reader, target: ContainerLogTarget, node_path: str) -> tuple[str, str]:
-    """Describe why a node path matched by a pattern is not visible inside the collector."""
+    """Describe why a node path matched by a pattern is not visible there inside the collector."""
     mounted = ", ".join(f"{m.host_path}→{m.mount_path}" for m in reader.mounts) or "none"
     root = POD_LOG_ROOT if node_path.startswith(POD_LOG_ROOT) else CONTAINER_LINK_ROOT
+    inside = reader.container_path(node_path)
+    where = (
+        f"the collector mounts it at {inside} instead"
+        if inside
+        else "the collector mounts no hostPath that contains it"
+    )
     return (
-        f"the patterns select {node_path}, but the collector mounts no hostPath that contains "
-        f"it (hostPath mounts: {mounted}), so the pattern matches no file inside the collector",
+        f"the patterns select {node_path}, but {where} (hostPath mounts: {mounted}), so the "
+        f"pattern matches no file inside the collector",
         f"add a hostPath volume for {root} mounted read-only at {root} in container "
         f"{reader.container or 'of the collector'}",
     )

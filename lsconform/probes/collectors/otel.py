@@ -272,7 +272,7 @@ class OtelCollector:
                     )
                 return Outcome.READS, "", inside, via_link, ""
         for node_path in (target.pod_path, target.link_path):
-            if self.reader.container_path(node_path) is None and any(
+            if self.reader.container_path(node_path) != node_path and any(
                 filelog_includes(p, node_path) for p in includes
             ):
                 reason, remedy = no_mount_problem(self.reader, target, node_path)
