@@ -2,6 +2,7 @@
 
 import pytest
 
+from lsconform.assess import exporters, nginx
 from lsconform.assess import metrics as assess
 
 pytestmark = pytest.mark.metrics
@@ -24,10 +25,7 @@ def test_expected_families(metrics_target, scrapes, verdict):
 
 
 def test_counters_monotonic(metrics_target, scrapes, verdict):
-    if metrics_target.kind != "pod":
-        verdict(assess.check_service_sampling(scrapes, metrics_target))
-        return
-    verdict(assess.check_counters(scrapes.first(metrics_target), scrapes.second(metrics_target)))
+    verdict(assess.check_counters(scrapes, metrics_target))
 
 
 def test_scrape_budget(metrics_target, scrapes, settings, verdict):
@@ -43,8 +41,8 @@ def test_component_without_metrics(no_metrics_target, verdict):
 
 
 def test_nginx_status(frontend_target, transport, local_transport, settings, verdict):
-    verdict(assess.check_nginx_status(frontend_target, transport, local_transport, settings))
+    verdict(nginx.check_nginx_status(frontend_target, transport, local_transport, settings))
 
 
 def test_datastore_exporter(exporter_target, client, transport, release, settings, verdict):
-    verdict(assess.check_exporter(exporter_target, client, transport, release, settings))
+    verdict(exporters.check_exporter(exporter_target, client, transport, release, settings))

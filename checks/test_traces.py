@@ -64,7 +64,8 @@ def pytest_generate_tests(metafunc):
         found = sorted(build(release, session.settings), key=lambda t: t.id) if release else []
         if not found:
             reason = "no target of this kind in the release"
-            metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason))],
-                                 ids=["none"])
+            metafunc.parametrize(
+                name, [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
+            )
             continue
         metafunc.parametrize(name, found, ids=[t.id for t in found])

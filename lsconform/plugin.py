@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,73 +103,99 @@ def _namespace(text: str) -> str:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("lsconform", "lsconform: LangSmith telemetry conformance")
     group.addoption(
-        "--namespace", type=_namespace, default=None,
+        "--namespace",
+        type=_namespace,
+        default=None,
         help="namespace of the LangSmith Helm release to check",
     )
     group.addoption(
-        "--release", default=None,
+        "--release",
+        default=None,
         help="name of the Helm release to check when the namespace holds several",
     )
     group.addoption(
-        "--kubeconfig", default=None,
+        "--kubeconfig",
+        default=None,
         help="path of the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)",
     )
     group.addoption("--context", default=None, help="kubeconfig context to use")
     group.addoption(
-        "--access", type=_access, default=Access.AUTO,
+        "--access",
+        type=_access,
+        default=Access.AUTO,
         help="how to reach endpoints in the cluster: auto (default), proxy (the API server's "
         "service and pod proxy), port-forward, or direct (in-cluster DNS)",
     )
     group.addoption(
-        "--probe-timeout", type=_positive_seconds("--probe-timeout"),
+        "--probe-timeout",
+        type=_positive_seconds("--probe-timeout"),
         default=DEFAULT_PROBE_TIMEOUT,
         help="seconds each probe may take, like Prometheus' scrape_timeout (default 10)",
     )
     group.addoption(
-        "--exporter-namespace", action="append", default=[],
+        "--exporter-namespace",
+        action="append",
+        default=[],
         help="namespace to search for Postgres and Redis exporters (repeatable; default: the "
         "release namespace and every namespace named like *observability* or *monitoring*)",
     )
     group.addoption(
-        "--scrape-interval", type=_positive_seconds("--scrape-interval"), default=2.0,
+        "--scrape-interval",
+        type=_positive_seconds("--scrape-interval"),
+        default=2.0,
         help="seconds between the two scrapes compared for counters that decrease (default 2)",
     )
     group.addoption(
-        "--traces-wait", type=_positive_seconds("--traces-wait"), default=8.0,
+        "--traces-wait",
+        type=_positive_seconds("--traces-wait"),
+        default=8.0,
         help="maximum seconds to wait for spans to arrive (default 8; ends early on evidence)",
     )
     group.addoption(
-        "--trace-backend", default=None,
+        "--trace-backend",
+        default=None,
         help="base URL of a Tempo or Jaeger query API to look for spans in",
     )
     group.addoption(
-        "--require-tracing", action="store_true", default=False,
+        "--require-tracing",
+        action="store_true",
+        default=False,
         help="fail when the release has tracing turned off (default: report it as off)",
     )
     group.addoption(
-        "--sandbox", action="store_true", default=False,
+        "--sandbox",
+        action="store_true",
+        default=False,
         help="start the bundled sandbox release for this session and check it",
     )
     group.addoption(
-        "--sandbox-profile", default="default",
+        "--sandbox-profile",
+        default="default",
         help="sandbox profile: default, tracing-off, fullname-override, external-datastores, "
         "control-plane",
     )
     group.addoption(
-        "--sandbox-fault", action="append", default=[],
+        "--sandbox-fault",
+        action="append",
+        default=[],
         help="switch on a named sandbox fault (repeatable; `lsconform sandbox --list-faults`)",
     )
     group.addoption(
-        "--report-dir", default=None,
+        "--report-dir",
+        default=None,
         help="directory to write report.json (and the other report files) into",
     )
     group.addoption(
-        "--fail-on", type=_fail_on, default=frozenset({FailOn.FAIL}),
+        "--fail-on",
+        type=_fail_on,
+        default=frozenset({FailOn.FAIL}),
         help="comma-separated result kinds that fail the run: fail (default), warn, error, "
         "regression",
     )
     for area in Area:
-        parser.addini(f"lsconform_{area.value}_enabled", f"run the {area.value} checks", "bool", True)
+        parser.addini(
+            f"lsconform_{area.value}_enabled", f"run the {area.value} checks", "bool", True
+        )
 
 
 def pytest_load_initial_conftests(
@@ -241,7 +267,7 @@ class LsconformSession:
     def start_sandbox(self) -> None:
         # The plugin starts the sandbox as a separate process; the suite never imports it
         # beyond this entry point, so the two stay independent.
-        from lsconform.sandbox import Sandbox  # noqa: PLC0415
+        from lsconform.sandbox import Sandbox
 
         self.sandbox = Sandbox(
             profile=self.settings.sandbox_profile, faults=list(self.settings.sandbox_faults)
@@ -256,28 +282,28 @@ class LsconformSession:
 
     def client(self) -> Any:
         if self._client is None:
-            from lsconform.cluster.client import ClusterClient  # noqa: PLC0415
+            from lsconform.cluster.client import ClusterClient
 
             self._client = ClusterClient.from_settings(self.settings)
         return self._client
 
     def transport(self, name: str) -> Any:
         if name not in self._transports:
-            from lsconform.cluster.transport import make_transport  # noqa: PLC0415
+            from lsconform.cluster.transport import make_transport
 
             self._transports[name] = make_transport(name, self.client(), self.settings)
         return self._transports[name]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather results from this process's tests and, on the xdist controller, the workers'."""
-        if self.is_worker:
+        if self.is_worker or report.when != "call":
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY:
                 self.results.append(CheckResult.from_dict(json.loads(value)))
 
     def discover(self) -> None:
-        from lsconform.assess.release import discover_release  # noqa: PLC0415
+        from lsconform.assess.release import discover_release
 
         outcome = discover_release(self.client(), self.settings)
         self.release = outcome.release
@@ -287,7 +313,7 @@ class LsconformSession:
 
 
 def _with_sandbox(settings: Settings, sandbox: Any) -> Settings:
-    from dataclasses import replace  # noqa: PLC0415
+    from dataclasses import replace
 
     return replace(settings, namespace=sandbox.namespace, kubeconfig=Path(sandbox.kubeconfig))
 
@@ -313,13 +339,18 @@ def pytest_configure(config: pytest.Config) -> None:
         session.settings = Settings(**_settings_from_json(payload["settings"]))
         session.discovery_problem = payload["problem"]
         if payload["release"] is not None:
-            from lsconform.discovery.release import Release  # noqa: PLC0415
+            from lsconform.discovery.release import Release
 
             session.release = Release.from_dict(payload["release"])
         return
     if settings.sandbox:
         session.start_sandbox()
-    session.discover()
+    try:
+        session.discover()
+    except BaseException:
+        # pytest does not call pytest_unconfigure when configuration fails, so stop here.
+        session.stop_sandbox()
+        raise
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -379,7 +410,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = get_session(metafunc.config)
     if session is None:
         return
-    from lsconform.assess import targets  # noqa: PLC0415
+    from lsconform.assess import targets
 
     for name, build in targets.PARAMETRISERS.items():
         if name not in metafunc.fixturenames:
@@ -420,7 +451,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _parametrised_names() -> set[str]:
-    from lsconform.assess import targets  # noqa: PLC0415
+    from lsconform.assess import targets
 
     return set(targets.PARAMETRISERS)
 
@@ -440,12 +471,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session.sandbox is not None:
         lines.append(
             f"lsconform: sandbox profile {session.settings.sandbox_profile!r}"
-            + (f" with faults {', '.join(session.settings.sandbox_faults)}"
-               if session.settings.sandbox_faults else "")
+            + (
+                f" with faults {', '.join(session.settings.sandbox_faults)}"
+                if session.settings.sandbox_faults
+                else ""
+            )
         )
     release = session.release
     if release is not None:
-        lines.append(f"lsconform: {release.describe()}")
+        from lsconform.assess.release import describe_release
+
+        lines.append(f"lsconform: {describe_release(release)}")
     elif session.discovery_problem:
         lines.append(f"lsconform: no release: {session.discovery_problem}")
     return lines
@@ -505,7 +541,7 @@ def discovery_problem(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def verdict(request: pytest.FixtureRequest) -> Iterator[Callable[[CheckResult], None]]:
+def verdict(request: pytest.FixtureRequest) -> Callable[[CheckResult], None]:
     """Record a CheckResult and turn it into the test's outcome.
 
     pass and warn pass (warn fails with `--fail-on warn`), fail fails, skip skips, and error
@@ -521,7 +557,7 @@ def verdict(request: pytest.FixtureRequest) -> Iterator[Callable[[CheckResult], 
         request.node.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         _raise_outcome(result, session.settings.fail_on)
 
-    yield record
+    return record
 
 
 def _raise_outcome(result: CheckResult, fail_on: frozenset[FailOn]) -> None:
@@ -559,7 +595,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state.finished = time.monotonic()
     if state.settings.report_dir is not None:
-        from lsconform.report.json_report import write_json_report  # noqa: PLC0415
+        from lsconform.report.json_report import write_json_report
 
         state.settings.report_dir.mkdir(parents=True, exist_ok=True)
         write_json_report(
@@ -576,7 +612,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = get_session(config)
     if state is None or state.is_worker or not state.settings.active:
         return
-    from lsconform.report.terminal import render_summary  # noqa: PLC0415
+    from lsconform.report.terminal import render_summary
 
     duration = (state.finished or time.monotonic()) - state.started
     text = render_summary(

@@ -17,7 +17,8 @@ from typing import Any
 
 from lsconform.assess.targets import MetricsTarget, metrics_targets
 from lsconform.cluster.errors import ClusterError
-from lsconform.cluster.transport import HttpResponse, HttpTarget, Transport
+from lsconform.cluster.response import HttpResponse
+from lsconform.cluster.transport import HttpTarget, Transport
 from lsconform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,11 @@ def scrape_once(transport: Transport, target: MetricsTarget, settings: Settings)
     started = time.monotonic()
     try:
         response = transport.request(
-            http_target(target), target.path, timeout=settings.probe_timeout,
-            max_bytes=settings.body_limit, headers={"Accept": ACCEPT_HEADER},
+            http_target(target),
+            target.path,
+            timeout=settings.probe_timeout,
+            max_bytes=settings.body_limit,
+            headers={"Accept": ACCEPT_HEADER},
         )
     except ClusterError as error:
         return Scrape(target, None, error, started, time.monotonic() - started)

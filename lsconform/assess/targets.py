@@ -92,9 +92,14 @@ def metrics_targets(release: Any, settings: Settings) -> list[MetricsTarget]:
             found.append(
                 MetricsTarget(
                     id=f"{component.suffix}/{pod.name}:{port}{spec.metrics.path}",
-                    component=component.suffix, kind="pod", namespace=release.namespace,
-                    name=pod.name, port=port, path=spec.metrics.path,
-                    expected_families=spec.families, replicas=len(component.pods),
+                    component=component.suffix,
+                    kind="pod",
+                    namespace=release.namespace,
+                    name=pod.name,
+                    port=port,
+                    path=spec.metrics.path,
+                    expected_families=spec.families,
+                    replicas=len(component.pods),
                 )
             )
         for service in component.services:
@@ -104,9 +109,14 @@ def metrics_targets(release: Any, settings: Settings) -> list[MetricsTarget]:
             found.append(
                 MetricsTarget(
                     id=f"{component.suffix}/svc/{service.name}:{service_port}{spec.metrics.path}",
-                    component=component.suffix, kind="service", namespace=release.namespace,
-                    name=service.name, port=service_port, path=spec.metrics.path,
-                    expected_families=spec.families, replicas=len(component.pods),
+                    component=component.suffix,
+                    kind="service",
+                    namespace=release.namespace,
+                    name=service.name,
+                    port=service_port,
+                    path=spec.metrics.path,
+                    expected_families=spec.families,
+                    replicas=len(component.pods),
                 )
             )
     return found
@@ -128,7 +138,8 @@ def no_metrics_targets(release: Any, settings: Settings) -> list[ComponentTarget
     return [
         ComponentTarget(c.suffix, c)
         for c in release.components
-        if c.enabled and c.suffix in COMPONENTS_BY_SUFFIX
+        if c.enabled
+        and c.suffix in COMPONENTS_BY_SUFFIX
         and COMPONENTS_BY_SUFFIX[c.suffix].metrics is None
         and c.suffix not in ("postgres", "redis")
     ]
@@ -143,8 +154,12 @@ def frontend_targets(release: Any, settings: Settings) -> list[FrontendTarget]:
         for pod in component.pods:
             if pod.ready:
                 found.append(
-                    FrontendTarget(f"frontend/{pod.name}:{port}{NGINX_STATUS_PATH}",
-                                   release.namespace, pod.name, port)
+                    FrontendTarget(
+                        f"frontend/{pod.name}:{port}{NGINX_STATUS_PATH}",
+                        release.namespace,
+                        pod.name,
+                        port,
+                    )
                 )
     return found
 

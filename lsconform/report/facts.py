@@ -15,8 +15,15 @@ def release_facts(release: Any) -> dict[str, Any] | None:
         return None
     facts: dict[str, Any] = {}
     for key in (
-        "name", "namespace", "revision", "status", "chart_name", "chart_version", "app_version",
-        "fullname", "source",
+        "name",
+        "namespace",
+        "revision",
+        "status",
+        "chart_name",
+        "chart_version",
+        "app_version",
+        "fullname",
+        "source",
     ):
         value = getattr(release, key, None)
         if value is not None:

@@ -43,8 +43,12 @@ def render_summary(
     """Render the end-of-run report as text (with ANSI colour when `color`)."""
     buffer = io.StringIO()
     console = Console(
-        file=buffer, width=max(width, 60), force_terminal=color, color_system="standard" if color
-        else None, highlight=False, soft_wrap=False,
+        file=buffer,
+        width=max(width, 60),
+        force_terminal=color,
+        color_system="standard" if color else None,
+        highlight=False,
+        soft_wrap=False,
     )
     console.rule("[bold]lsconform health report")
     _print_release(console, release, discovery_problem)
@@ -126,7 +130,7 @@ def _print_problems(console: Console, results: list[CheckResult]) -> None:
         for result in skipped:
             reasons[result.summary] += 1
         for reason, count in sorted(reasons.items()):
-            console.print(f"SKIP  {count} × {reason}", style="dim", markup=False)
+            console.print(f"SKIP  {count} x {reason}", style="dim", markup=False)
 
 
 def _short(value: Any, limit: int = 300) -> str:
