@@ -2,10 +2,10 @@
 
 PostgreSQL: `initdb` runs once into a per-user cache (a template data directory); each sandbox
 copies the template, which keeps startup well under a second. One server listens on the
-addresses of every postgres pod of the run (they share one database cluster). PostgreSQL refuses
-to run as root, so under root the server runs as the `postgres` user with its data in a private
-directory under the system temp dir (the workdir may sit below directories that user cannot enter),
-linked from `run/<pod>/pgdata`.
+addresses of every postgres pod of the run (they share one database cluster). The copy lives in a
+private directory on tmpfs (or the system temp dir), linked from `run/<pod>/pgdata`, because
+PostgreSQL refuses to run as root: under root the server runs as the `postgres` user, who may not
+be able to enter the workdir.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ POSTGRES_USER = "postgres"
 # Seconds initdb may take on a slow machine before the sandbox gives up.
 INITDB_TIMEOUT_S = 120.0
 CACHE_ENV = "LSCONFORM_CACHE_DIR"
+TEMPLATE_LAYOUT = "wal1m"
+PRIVATE_PREFIX = "lsconform-pg-"
+# Holds the pid of the sandbox process that owns a private data directory.
+OWNER_FILE = "owner.pid"
 
 
 def cache_root() -> Path:
@@ -73,6 +77,8 @@ def _run_initdb(initdb: str, target: Path, user: str | None) -> None:
         "-E",
         "UTF8",
         "--locale=C",
+        # 1 MiB WAL segments instead of 16 MiB make the template small enough to copy quickly.
+        "--wal-segsize=1",
     ]
     result = subprocess.run(
         argv,
@@ -93,7 +99,8 @@ def postgres_template(postgres: str) -> Path:
     version = bin_dir.parent.name if bin_dir.parent.name.isdigit() else "default"
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    template = root / f"pgdata-{version}"
+    # The name changes whenever the initdb options do, so an older template is never reused.
+    template = root / f"pgdata-{version}-{TEMPLATE_LAYOUT}"
     with (root / "pgdata.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (template / "PG_VERSION").is_file():
@@ -105,7 +112,7 @@ def postgres_template(postgres: str) -> Path:
                 _chown_tree(scratch, user)
             log.info("running initdb once into the cache %s", template)
             _run_initdb(str(bin_dir / "initdb"), scratch / "data", user)
-            staging = root / f"pgdata-{version}.partial"
+            staging = root / f"{template.name}.partial"
             shutil.rmtree(staging, ignore_errors=True)
             shutil.copytree(scratch / "data", staging, symlinks=True)
             os.replace(staging, template)
@@ -114,29 +121,55 @@ def postgres_template(postgres: str) -> Path:
     return template
 
 
+def _private_root() -> Path:
+    """Return where data directories live: tmpfs when there is one, else the system temp dir.
+
+    Copying the template to tmpfs is several times faster than to disk.
+    """
+    shm = Path("/dev/shm")  # noqa: S108 - only mkdtemp() creates entries in it
+    if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK):
+        return shm
+    return Path(tempfile.gettempdir())
+
+
+def _sweep_orphans(root: Path) -> None:
+    """Remove data directories whose sandbox process is gone (killed before it could clean up)."""
+    for candidate in root.glob(f"{PRIVATE_PREFIX}*"):
+        try:
+            owner = int((candidate / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            log.info("removing %s, left behind by process %d", candidate, owner)
+            shutil.rmtree(candidate, ignore_errors=True)
+
+
 class PostgresInstance:
-    """One PostgreSQL server's data and socket directories, ready to start."""
+    """One PostgreSQL server's data and socket directories, ready to start.
+
+    The data directory is a copy of the cached template in a private directory (see
+    `_private_root`), linked from `run_dir/pgdata`.
+    """
 
     def __init__(self, postgres: str, run_dir: Path) -> None:
         self.binary = postgres
         self.user = _server_user()
         run_dir.mkdir(parents=True, exist_ok=True)
         template = postgres_template(postgres)
-        if self.user is None:
-            self.base = run_dir
-            self.private: Path | None = None
-        else:
-            self.private = Path(tempfile.mkdtemp(prefix="lsconform-pg-"))
-            self.base = self.private
+        root = _private_root()
+        _sweep_orphans(root)
+        self.private = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX, dir=root))
+        (self.private / OWNER_FILE).write_text(str(os.getpid()))
+        self.base = self.private
         self.data = self.base / "pgdata"
         shutil.copytree(template, self.data, symlinks=True)
         os.chmod(self.data, 0o700)
         if self.user is not None:
             _chown_tree(self.base, self.user)
-            link = run_dir / "pgdata"
-            with contextlib.suppress(FileNotFoundError):
-                link.unlink()
-            link.symlink_to(self.data)
+        link = run_dir / "pgdata"
+        with contextlib.suppress(FileNotFoundError):
+            link.unlink()
+        link.symlink_to(self.data)
 
     def command(self, addresses: Sequence[str], port: int) -> list[str]:
         settings = {
@@ -157,8 +190,7 @@ class PostgresInstance:
         return argv
 
     def cleanup(self) -> None:
-        if self.private is not None:
-            shutil.rmtree(self.private, ignore_errors=True)
+        shutil.rmtree(self.private, ignore_errors=True)
 
 
 def redis_command(binary: str, ip: str, port: int, run_dir: Path) -> list[str]:

@@ -143,7 +143,6 @@ def start_pods(
     pod_faults = assign_faults(plans, faults)
     found = _locate_binaries(plans, binaries)
 
-    simulated: list[dict[str, Any]] = []
     waits: Waits = []
     try:
         for role in sorted({str(p.get("role")) for p in plans}):
@@ -151,22 +150,16 @@ def start_pods(
             group.backends[role] = "real" if binary else "simulated"
             if binary:
                 group.binaries[role] = binary
-        _start_real(group, plans, pod_faults, found, simulated, waits)
         collector_start = _collector_starter(plans)
-        for plan in plans:
-            plan_role = str(plan.get("role"))
-            if plan_role in ROLE_BINARY and found.get(ROLE_BINARY[plan_role]):
-                continue
-            if plan_role == "otel-collector" and collector_start is not None:
-                continue
-            if any(entry["plan"] is plan for entry in simulated):
-                continue
-            simulated.append({"plan": plan, "faults": sorted(pod_faults[pod_key(plan)])})
-        # The host is forked before the collector starts its gRPC server: forking a process
-        # whose gRPC threads are running is unsafe.
-        _start_host(group, simulated)
+        simulated = _simulated_entries(plans, pod_faults, found, collector_start is not None)
+        # The host imports its libraries (about a second) while the real servers start. It is
+        # forked before the collector starts its gRPC server, because forking a process whose
+        # gRPC threads run is unsafe.
+        _launch_host(group, simulated)
+        _start_real(group, plans, pod_faults, found, waits)
         if collector_start is not None:
             _start_collectors(group, plans, faults, collector_start)
+        _await_host(group, simulated)
         _await_real(group, waits)
     except BaseException:
         group.stop()
@@ -234,10 +227,9 @@ def _start_real(
     plans: list[dict[str, Any]],
     pod_faults: dict[str, set[str]],
     found: Mapping[str, str | None],
-    simulated: list[dict[str, Any]],
     waits: Waits,
 ) -> None:
-    """Start the real binaries of every role that has one; queue exporter stand-ins."""
+    """Start the real binaries of every role that has one."""
     by_role: dict[str, list[dict[str, Any]]] = {}
     for plan in plans:
         by_role.setdefault(str(plan.get("role")), []).append(plan)
@@ -257,15 +249,36 @@ def _start_real(
             _start_redis(group, plan, pod_faults[pod_key(plan)], redis_binary, waits)
 
     for role in ("postgres-exporter", "redis-exporter"):
+        exporter_binary = found.get(ROLE_BINARY[role])
+        if not exporter_binary:
+            continue
         for plan in by_role.get(role, []):
             faults = pod_faults[pod_key(plan)]
             target = _exporter_target(plans, plan, role.removesuffix("-exporter"), faults)
-            binary = found.get(ROLE_BINARY[role])
-            if binary:
-                _start_exporter(group, plan, faults, binary, target, waits)
-            else:
-                entry = {"plan": plan, "faults": sorted(faults), "target": list(target)}
-                simulated.append(entry)
+            _start_exporter(group, plan, faults, exporter_binary, target, waits)
+
+
+def _simulated_entries(
+    plans: list[dict[str, Any]],
+    pod_faults: dict[str, set[str]],
+    found: Mapping[str, str | None],
+    collector_module: bool,
+) -> list[dict[str, Any]]:
+    """Return the host spec entries: every pod that no real binary or collector plays."""
+    entries = []
+    for plan in plans:
+        role = str(plan.get("role"))
+        if role in ROLE_BINARY and found.get(ROLE_BINARY[role]):
+            continue
+        if role == "otel-collector" and collector_module:
+            continue
+        faults = pod_faults[pod_key(plan)]
+        entry: dict[str, Any] = {"plan": plan, "faults": sorted(faults)}
+        if role in {"postgres-exporter", "redis-exporter"}:
+            target = _exporter_target(plans, plan, role.removesuffix("-exporter"), faults)
+            entry["target"] = list(target)
+        entries.append(entry)
+    return entries
 
 
 def _start_nginx(
@@ -435,7 +448,8 @@ def _start_collectors(
 # The host process -------------------------------------------------------------------------
 
 
-def _start_host(group: PodGroup, entries: list[dict[str, Any]]) -> None:
+def _launch_host(group: PodGroup, entries: list[dict[str, Any]]) -> None:
+    """Start the host process for the simulated pods (without waiting for it)."""
     if not entries:
         return
     host_dir = group.workdir / "run" / "_host"
@@ -455,7 +469,13 @@ def _start_host(group: PodGroup, entries: list[dict[str, Any]]) -> None:
         )
     finally:
         stderr.close()
-    status = _read_ready(group.host, host_dir / "host.log")
+
+
+def _await_host(group: PodGroup, entries: list[dict[str, Any]]) -> None:
+    """Wait for the host's ready line and record the status of its pods."""
+    if group.host is None:
+        return
+    status = _read_ready(group.host, group.workdir / "run" / "_host" / "host.log")
     for entry in entries:
         key = pod_key(entry["plan"])
         if key in status:
