@@ -367,3 +367,15 @@ def test_stop_leaves_no_listener(tmp_path: Path) -> None:
     assert host_pid is not None
     assert not Path(f"/proc/{host_pid}").exists()
     group.stop()  # a second stop is harmless
+
+
+def test_first_scrape_has_every_family(tmp_path: Path) -> None:
+    plan = make_plan(
+        tmp_path, "langsmith-backend-1-fresh", "langsmith-service", "backend", [("backend", 1984)]
+    )
+    with start_pods([plan], tmp_path, frozenset()):
+        _status, _headers, body = get(plan["ip"], 1984, "/metrics")
+    parsed = families(body)
+    for family in LANGSMITH_HTTP_FAMILIES:
+        name = family.removesuffix("_total")
+        assert parsed[name].samples, family
