@@ -65,6 +65,7 @@ __all__ = [
     "format_for_content_type",
     "missing_families",
     "parse_exposition",
+    "parser_for_content_type",
     "series_by_family",
 ]
 
@@ -142,13 +143,19 @@ def parse_exposition(body: bytes | str, content_type: str | None) -> Exposition:
     format is known and whose header does not matter, pass PROMETHEUS_TEXT_CONTENT_TYPE or
     OPENMETRICS_CONTENT_TYPE.
     """
+    parser = parser_for_content_type(content_type)
+    parser.feed(body)
+    return parser.close()
+
+
+def parser_for_content_type(content_type: str | None) -> ExpositionParser:
+    """Return an incremental parser for the format `content_type` names, with the header's
+    problems already recorded; feed it chunks of the body and close it."""
     format, content_problems = format_for_content_type(content_type)
     sink = ProblemSink()
     for rule, cause in content_problems:
         sink.add(rule, 0, content_type or "", cause)
-    parser = ExpositionParser(format, content_type=content_type, sink=sink)
-    parser.feed(body)
-    return parser.close()
+    return ExpositionParser(format, content_type=content_type, sink=sink)
 
 
 # Evidence for the metrics checks --------------------------------------------------------------

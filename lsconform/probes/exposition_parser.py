@@ -68,6 +68,7 @@ _NEXT_FRAGMENT = re.compile(r"[ \t]*,[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*
 # The caches stop growing past this many fragments, so hostile input with endless distinct
 # label names costs speed, not memory.
 _MAX_CACHED_FRAGMENTS = 100_000
+_PAIR_START = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"')
 _ESCAPE = re.compile(r"\\(.)")
 _LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 _TEXT_HELP_ESCAPES = {"\\": "\\", "n": "\n"}
@@ -827,8 +828,8 @@ class ExpositionParser:
                     f"({_first_bad_escape(text, escapes)})",
                     family=name,
                 )
-                return
-            text = decoded
+            else:
+                text = decoded
         if family.help_line == 0:
             family.help = text
             family.help_line = line_no
@@ -1046,7 +1047,7 @@ def _diagnose_label_set(line: str, start: int) -> tuple[str, str]:
             return "label-set-malformed", "the label set cannot be parsed"
         if position >= length:
             return "label-set-malformed", "the label set has no closing }"
-        if _LABEL_NAME.match(line, position) and "=" in line[position : position + 200]:
+        if _PAIR_START.match(line, position):
             return "label-set-malformed", (
                 f"label {name} is not followed by a comma before the next label"
             )
