@@ -3,12 +3,14 @@
     .venv/bin/python bench/bench_pods.py              # 5 rounds, real binaries where installed
     .venv/bin/python bench/bench_pods.py --simulated  # stand-ins for every real binary
 
-The plans mirror the default profile: 2 backend, 3 platform-backend, 3 ingest-queue and one each
-of playground, ace-backend, queue, frontend and ClickHouse; three PostgreSQL and three Redis pods
-(the release's and the insights and polly ones); insights and polly api-server and queue; the OTel
-collector and both exporters. The reference is one Python interpreter that imports what the pod
-host imports (aiohttp, prometheus_client, the OpenTelemetry SDK and both OTLP exporters), measured
-in the same process: starting the pods costs a fixed multiple of that, whatever the machine.
+The plans mirror the default profile. They have 2 backend, 3 platform-backend and 3 ingest-queue
+pods, and one each of playground, ace-backend, queue, frontend and ClickHouse. There are three
+PostgreSQL and three Redis pods (the release's, insights' and polly's), the insights and polly
+api-server and queue, the OTel collector and both exporters.
+
+The reference is one Python interpreter that imports what the pod host imports (aiohttp,
+prometheus_client, the OpenTelemetry SDK and both OTLP exporters), measured in the same process.
+Starting the pods costs a stable multiple of that on any machine, which is the figure to compare.
 """
 
 from __future__ import annotations

@@ -304,7 +304,7 @@ def test_metrics_timeout_does_not_block_stop(tmp_path: Path) -> None:
         group.stop()
         stopped_after = time.monotonic() - started
     waiting.join()
-    # The scrape still pending when the pod stopped ends with an error, not with an answer,
-    # and the stop did not wait for the delayed answer.
+    # The scrape still pending when the pod stopped ends with an error, not with a response,
+    # and the stop did not wait for the delayed response.
     assert "error" in outcome
     assert stopped_after < METRICS_TIMEOUT_DELAY_S

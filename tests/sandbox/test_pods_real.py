@@ -178,8 +178,8 @@ def test_frontend_spa_fallback(stack: Stack) -> None:
 def _access_records(plan: dict[str, Any], request_line: str) -> list[dict[str, Any]]:
     """Read the frontend's stdout records, waiting (bounded) until `request_line` shows up.
 
-    nginx writes the access log line after it answers, and the sandbox copies it to the node
-    log file from another thread, so the line can trail the response by a moment.
+    nginx writes the access log line after it sends the response, and the sandbox copies it to
+    the node log file from another thread, so the line can trail the response by a moment.
     """
     deadline = time.monotonic() + 5.0
     while True:
@@ -214,7 +214,7 @@ def test_frontend_access_log_is_json(stack: Stack) -> None:
 
 
 def _postgres_ssl_answer(ip: str, port: int) -> bytes:
-    """Send PostgreSQL's SSLRequest and return the one-byte answer (N: no TLS, S: TLS)."""
+    """Send PostgreSQL's SSLRequest and return the one-byte response (N: no TLS, S: TLS)."""
     with socket.create_connection((ip, port), timeout=3.0) as connection:
         connection.sendall(struct.pack("!II", 8, 80877103))
         return connection.recv(1)

@@ -3,9 +3,9 @@
 PostgreSQL: `initdb` runs once into a per-user cache (a template data directory); each sandbox
 copies the template, which keeps startup well under a second. One server listens on the
 addresses of every postgres pod of the run (they share one database cluster). The copy lives in a
-private directory on tmpfs (or the system temp dir), linked from `run/<pod>/pgdata`, because
-PostgreSQL refuses to run as root: under root the server runs as the `postgres` user, who may not
-be able to enter the workdir.
+private directory on tmpfs (or the system temp dir), linked from `run/<pod>/pgdata`. It is kept
+out of the workdir because PostgreSQL refuses to run as root. Under root the server runs as the
+`postgres` user, who may not be able to enter the workdir.
 """
 
 from __future__ import annotations
@@ -230,9 +230,9 @@ def find_datastore(
 ) -> Mapping[str, Any] | None:
     """Pick the datastore pod an exporter pod points at.
 
-    The exporter's env names the datastore's Service host (DATA_SOURCE_URI, DATA_SOURCE_NAME,
-    REDIS_ADDR); a pod of that role whose name starts with the Service name, in the namespace the
-    host names, is the target. Without such a hint it is the LangSmith release's own pod
+    The exporter's env (DATA_SOURCE_URI, DATA_SOURCE_NAME or REDIS_ADDR) names the datastore's
+    Service host. The target is the pod of that role whose name starts with the Service name, in
+    the namespace the host names. Without such a hint it is the LangSmith release's own pod
     (component `postgres` or `redis`).
     """
     candidates = sorted(

@@ -58,6 +58,7 @@ class ServiceMetrics:
         self.app_name = app_name
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
+
         self.requests = Counter(
             "langsmith_http_requests",
             "HTTP requests served, by path, method and status.",
@@ -84,6 +85,7 @@ class ServiceMetrics:
             buckets=SIZE_BUCKETS,
             registry=registry,
         )
+
         self.pg_pool_used: Summary | None = None
         self.pg_pool_idle: Summary | None = None
         if with_pg_pool:
@@ -97,6 +99,7 @@ class ServiceMetrics:
                 "Idle connections of the Postgres pool, sampled per request.",
                 registry=registry,
             )
+
         ProcessCollector(registry=registry)
         if with_go_runtime:
             registry.register(GoRuntimeCollector())
@@ -158,10 +161,10 @@ def break_histogram(text: str, family: str) -> str:
     for _name, lines in blocks:
         if _name != family:
             continue
-        kept = [line for line in lines if 'le="+Inf"' not in line]
+        without_inf = [line for line in lines if 'le="+Inf"' not in line]
         rewritten = []
         countdown = 40
-        for line in kept:
+        for line in without_inf:
             if line.startswith(f"{family}_bucket"):
                 if f'le="{LATENCY_BUCKETS[0]}"' in line:
                     countdown = 40
@@ -192,8 +195,9 @@ def malform(text: str, app_name: str) -> str:
 
 # ClickHouse -------------------------------------------------------------------------------
 
-# Names come from the ClickHouse dashboard of the LangSmith observability chart plus the ones a
-# 25.x server always reports; the HELP texts are our own short descriptions.
+# Names come from the ClickHouse dashboard of the LangSmith observability chart, plus a few that
+# ClickHouse servers also report (the Query gauge, MaxPartCountForPartition, error codes). The
+# HELP texts are our own short descriptions.
 CLICKHOUSE_METRICS = (
     "BackgroundBufferFlushSchedulePoolTask", "BackgroundDistributedSchedulePoolTask",
     "BackgroundFetchesPoolTask", "BackgroundMessageBrokerSchedulePoolTask",
@@ -254,7 +258,7 @@ class ClickHouseMetrics:
 
     ClickHouse writes every family with `# HELP` and `# TYPE` lines, gauges for `Metrics` and
     `AsyncMetrics`, counters without the `_total` suffix for `ProfileEvents` and `ErrorMetric`.
-    Counters here grow with uptime and with the queries the simulated server answers.
+    Counters here grow with uptime and with the queries the simulated server serves.
     """
 
     def __init__(self) -> None:

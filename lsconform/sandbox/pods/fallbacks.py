@@ -2,7 +2,7 @@
 
 They keep the behaviour the suite measures: the frontend's `/health`, the localhost-only
 `/nginx_status` with stub_status text and the SPA fallback; a TCP listener for each datastore
-(Redis answers `PING`); and exporter-shaped `/metrics` whose `pg_up`/`redis_up` tell whether the
+(Redis replies to `PING`); and exporter-shaped `/metrics` whose `pg_up`/`redis_up` tell whether the
 datastore port accepts connections.
 """
 
@@ -105,7 +105,7 @@ def _nginx_error(status: int, reason: str) -> web.Response:
 
 
 class SimulatedDatastore(SimulatedPod):
-    """A PostgreSQL or Redis pod played by a TCP listener (Redis answers PING)."""
+    """A PostgreSQL or Redis pod played by a TCP listener (Redis replies to PING)."""
 
     async def start(self) -> None:
         kind = str(self.plan.get("role"))

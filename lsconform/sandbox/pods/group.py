@@ -118,7 +118,7 @@ def _stop_collector(handle: Any) -> None:
         if callable(method):
             try:
                 method()
-            except Exception:  # the collector belongs to another module; never block stop()
+            except Exception:  # a failing collector (another module) must not abort stop()
                 log.exception("stopping the OTel collector failed")
             return
 

@@ -1,7 +1,7 @@
 """The frontend pod as real nginx, with the chart's server block.
 
-The chart's `nginx.conf` (ConfigMap `<fullname>-frontend`) listens on container port 8080, answers
-`/health` with 200, serves `stub_status` at `/nginx_status` only to 127.0.0.1 and ::1, and sends
+The chart's `nginx.conf` (ConfigMap `<fullname>-frontend`) listens on container port 8080, returns
+200 for `/health`, serves `stub_status` at `/nginx_status` only to 127.0.0.1 and ::1, and sends
 every other path to the single-page app (`try_files $uri $uri/ /index.html`). Its access log is
 one JSON object per request (format `cache_log_json`) on stdout, which the sandbox turns into CRI
 lines in the node log file.
@@ -40,7 +40,7 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
     """Render nginx.conf for one frontend pod.
 
     `status_location=False` (fault `nginx-status-missing`) drops both the `/nginx_status` location
-    and the SPA fallback, so that `/nginx_status` answers 404.
+    and the SPA fallback, so that `/nginx_status` returns 404.
     """
     html = run_dir / "html"
     tmp = run_dir / "tmp"

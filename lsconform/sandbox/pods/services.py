@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 
 HEALTH_PATHS = frozenset({"/health", "/ok", "/readyz", "/healthz", "/livez"})
-# The backend's /metrics answers after this long under the `metrics-timeout` fault (seconds).
+# Delay before the backend's /metrics responds under the `metrics-timeout` fault (seconds).
 METRICS_TIMEOUT_DELAY_S = 30.0
 # How long a pod keeps polling for `dns.json` before tracing gives up (seconds).
 DNS_WAIT_S = 120.0
@@ -166,6 +166,7 @@ class LangSmithService(SimulatedPod):
         clog = self.main_log
         if clog is not None:
             write_json(clog, "info", "starting service", service=self.service_name, pod=self.name)
+
         ports = self.tcp_ports()
         if not ports and health_port(self.component):
             ports = [int(health_port(self.component) or 0)]
@@ -174,24 +175,31 @@ class LangSmithService(SimulatedPod):
                 self.closed_ports.append(port)
                 continue
             await self.serve_http(port, self.handle)
+
         if clog is not None:
-            for record in canary_records() if self.component in {"backend", "queue"} else []:
-                level = str(record.pop("level"))
-                msg = str(record.pop("msg"))
-                write_json(clog, level, msg, **record)
+            if self.component in {"backend", "queue"}:
+                self.log_canaries(clog)
             write_json(clog, "info", "application startup complete", ports=ports)
         reason = "running"
         if self.closed_ports:
             reason = f"running, not listening on {self.closed_ports} (backend-metrics-down)"
         self.mark_started(reason)
+
         if self.metrics is not None:
-            # Families without samples are left out of the exposition; serve one request now so
-            # that every family the dashboards query is there from the first scrape on.
+            # prometheus_client leaves out families without samples. One request served now
+            # puts every family the dashboards query into the first scrape.
             self.metrics.in_progress.labels(self.app_name, "GET").set(0)
             self.serve_internal_request()
         self.every(HEARTBEAT_INTERVAL_S, self.heartbeat)
         if main_env(self.plan).get("OTEL_TRACING_ENABLED", "").lower() == "true":
             self.tasks.append(asyncio.create_task(self.setup_tracing()))
+
+    @staticmethod
+    def log_canaries(clog: ContainerLog) -> None:
+        for record in canary_records():
+            level = str(record.pop("level"))
+            msg = str(record.pop("msg"))
+            write_json(clog, level, msg, **record)
 
     # Tracing ----------------------------------------------------------------------------
 
@@ -407,7 +415,7 @@ class ClickHouse(SimulatedPod):
 
 
 class GenericPod(SimulatedPod):
-    """Any other pod: HTTP health answers on each container port, and a few log lines."""
+    """Any other pod: HTTP health endpoints on each container port, and a few log lines."""
 
     async def start(self) -> None:
         self.open_logs(self.component or self.name)
