@@ -56,6 +56,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 USER_AGENT = "lsconform"
+# Seconds to wait for the official client's forwarding thread to end after a stream closes.
+STREAM_CLOSE_WAIT = 2.0
+# Name prefix of that thread (kubernetes.stream.ws_client.PortForward).
+PROXY_THREAD_PREFIX = "Kubernetes port forward proxy"
 
 
 @dataclass(frozen=True)
@@ -320,7 +324,7 @@ def _request_bytes(
     return head + (body or b"")
 
 
-def _wrap_tls(sock: Any, host: str) -> Any:
+def wrap_tls(sock: Any, host: str) -> ssl.SSLSocket:
     """Wrap a connected socket in TLS without verifying the certificate.
 
     NOTE: certificates are not verified. In-cluster endpoints usually present certificates of a
@@ -330,7 +334,7 @@ def _wrap_tls(sock: Any, host: str) -> Any:
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    raw = getattr(sock, "_socket", sock)
+    raw = sock.raw_socket if isinstance(sock, ForwardedSocket) else getattr(sock, "_socket", sock)
     return context.wrap_socket(raw, server_hostname=host)
 
 
@@ -340,13 +344,20 @@ def _wrap_tls(sock: Any, host: str) -> Any:
 class ForwardedSocket:
     """A socket-like end of a port-forward stream; closing it ends the stream."""
 
-    def __init__(self, forward: Any, port: int) -> None:
+    def __init__(self, forward: Any, port: int, proxy_thread: threading.Thread | None) -> None:
         self._forward = forward
         self._port = port
         self._sock = forward.socket(port)
+        self._proxy_thread = proxy_thread
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
+
+    @property
+    def raw_socket(self) -> socket.socket:
+        """The underlying socket object, for `ssl.SSLContext.wrap_socket`."""
+        sock = self._sock
+        return sock._socket if hasattr(sock, "_socket") else sock  # type: ignore[no-any-return]
 
     @property
     def error(self) -> str | None:
@@ -355,8 +366,21 @@ class ForwardedSocket:
         return str(value) if value else None
 
     def close(self) -> None:
-        """Close the local end; the forwarding thread then closes the WebSocket."""
+        """Close the local end and the WebSocket.
+
+        The official client's forwarding thread closes the WebSocket when the local end closes,
+        but not when the server closed it first; then the socket is closed here, once that
+        thread has ended (waiting at most `STREAM_CLOSE_WAIT` seconds).
+        """
         self._forward.close()
+        thread = self._proxy_thread
+        if thread is not None:
+            thread.join(timeout=STREAM_CLOSE_WAIT)
+            if thread.is_alive():
+                return
+        websocket = self._forward.websocket
+        if getattr(websocket, "sock", None) is not None:
+            websocket.shutdown()
 
 
 class PortForwardTransport:
@@ -393,7 +417,7 @@ class PortForwardTransport:
         forwarded = sock
         try:
             if target.scheme == "https":
-                sock = _wrap_tls(sock, "localhost")
+                sock = wrap_tls(sock, "localhost")
             return http_exchange(
                 sock,
                 host=f"localhost:{port}",
@@ -418,13 +442,17 @@ class PortForwardTransport:
                 evidence={"target": str(target), "timeout_s": timeout},
             )
         try:
-            forward = self._open(target.namespace, pod, port, timeout)
+            forward, proxy_thread = self._open(target.namespace, pod, port, timeout)
         finally:
             self._open_lock.release()
-        return ForwardedSocket(forward, port)
+        return ForwardedSocket(forward, port, proxy_thread)
 
-    def _open(self, namespace: str, pod: str, port: int, timeout: float) -> Any:
+    def _open(
+        self, namespace: str, pod: str, port: int, timeout: float
+    ) -> tuple[Any, threading.Thread | None]:
+        """Open a stream (the caller holds `_open_lock`); return it and its forwarding thread."""
         path = f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward"
+        before = set(threading.enumerate())
         self.client.count_request("GET", path)
         # The official helper connects without a timeout, so it runs in a thread that is given
         # up on at the deadline. NOTE: a thread given up on stays blocked until the OS times the
@@ -439,7 +467,7 @@ class PortForwardTransport:
         )
         executor.shutdown(wait=False)
         try:
-            return future.result(timeout=timeout)
+            forward = future.result(timeout=timeout)
         except concurrent.futures.TimeoutError as error:
             raise RequestTimeout(
                 "the port-forward stream did not open within the timeout",
@@ -447,6 +475,13 @@ class PortForwardTransport:
             ) from error
         except ApiException as error:
             raise _stream_error(error, "GET", path) from error
+        # Streams open one at a time under the lock, so the one new forwarding thread is ours.
+        started = [
+            thread
+            for thread in threading.enumerate()
+            if thread not in before and thread.name.startswith(PROXY_THREAD_PREFIX)
+        ]
+        return forward, started[0] if started else None
 
     @staticmethod
     def _closed_error(
@@ -643,7 +678,7 @@ class DirectTransport:
         sock: Any = self.connect(target, max(deadline - time.monotonic(), 0.001))
         try:
             if target.scheme == "https":
-                sock = _wrap_tls(sock, host)
+                sock = wrap_tls(sock, host)
             return http_exchange(
                 sock,
                 host=f"{host}:{port}",

@@ -36,6 +36,8 @@ def _load_fakeapi() -> Any:
 
 
 fakeapi = _load_fakeapi()
+# The C emitter, where PyYAML has it, keeps building manifests fast.
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass
@@ -54,7 +56,7 @@ def helm_record(release: str, namespace: str, number: int, spec: RevisionSpec) -
     """The Secret (or ConfigMap) Helm stores for one revision."""
     documents = chart.render(release, namespace, spec.values)
     manifest = "\n".join(
-        f"---\n# Source: {d.source}\n{yaml.safe_dump(d.obj, sort_keys=False)}"
+        f"---\n# Source: {d.source}\n{yaml.dump(d.obj, Dumper=DUMPER, sort_keys=False)}"
         for d in documents
         if not d.is_hook
     )
