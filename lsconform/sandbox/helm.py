@@ -104,11 +104,14 @@ def release_payload(
     first_deployed: str,
     documents: Iterable[Document],
     notes: str,
+    manifest: str | None = None,
 ) -> JsonObject:
-    """The JSON Helm stores for one revision."""
+    """The JSON Helm stores for one revision; `manifest` saves rendering it again."""
     docs = list(documents)
     resources = [d for d in docs if not d.is_hook]
     hooks = [hook_entry(d, revision.deployed_at) for d in docs if d.is_hook]
+    if manifest is None:
+        manifest = manifest_text(resources)
     return {
         "name": release,
         "info": {
@@ -135,7 +138,7 @@ def release_payload(
             "files": [],
         },
         "config": dict(revision.config),
-        "manifest": manifest_text(resources),
+        "manifest": manifest,
         "hooks": hooks,
         "version": revision.number,
         "namespace": namespace,

@@ -39,6 +39,7 @@ from lsconform.sandbox.apiserver.store import (
     ResourceType,
 )
 from lsconform.sandbox.chart import Document
+from lsconform.sandbox.manifests import manifest_text
 
 logger = logging.getLogger(__name__)
 
@@ -500,6 +501,7 @@ class StateBuilder:
 
     def _add_helm_secrets(self, spec: ReleaseSpec) -> None:
         first = spec.revisions[0].deployed_at if spec.revisions else rfc3339_nano(self.now)
+        manifest = manifest_text(d for d in spec.documents if not d.is_hook)
         for revision in spec.revisions:
             payload = helm.release_payload(
                 release=spec.release,
@@ -510,6 +512,7 @@ class StateBuilder:
                 first_deployed=first,
                 documents=spec.documents,
                 notes=spec.notes,
+                manifest=manifest,
             )
             deployed = datetime.strptime(revision.deployed_at[:19], "%Y-%m-%dT%H:%M:%S").replace(
                 tzinfo=timezone.utc
