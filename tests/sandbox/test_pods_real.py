@@ -142,7 +142,7 @@ def test_require_real_names_the_package(tmp_path: Path, monkeypatch: pytest.Monk
         make_plan(tmp_path, "langsmith-frontend-1-a", "frontend", "frontend", [("frontend", 8080)])
     ]
     with pytest.raises(MissingBinaryError, match=r"install the Debian package nginx-light"):
-        start_pods(plans, tmp_path, frozenset(), binaries={"nginx": None})
+        start_pods(plans, tmp_path, frozenset(), binaries={"nginx": str(tmp_path / "no-nginx")})
 
 
 # Frontend ---------------------------------------------------------------------------------

@@ -132,8 +132,8 @@ def start_pods(
 ) -> PodGroup:
     """Start what plays each pod of `plans` and return the running group.
 
-    `binaries` overrides where real binaries are (a None value forces the simulated stand-in);
-    keys are those of `binaries.BINARIES`. Raises `MissingBinaryError` when
+    `binaries` overrides where real binaries are, by the keys of `binaries.BINARIES`. A None
+    value forces the simulated stand-in. Raises `MissingBinaryError` when
     LSCONFORM_SANDBOX_REQUIRE_REAL=1 and a needed binary is missing.
     """
     workdir = Path(workdir)
@@ -171,10 +171,23 @@ def start_pods(
 def _locate_binaries(
     plans: Iterable[Mapping[str, Any]], overrides: Mapping[str, str | None] | None
 ) -> dict[str, str | None]:
+    """Find each real binary the plans need.
+
+    An override of None asks for the stand-in, even under LSCONFORM_SANDBOX_REQUIRE_REAL=1; an
+    override path that is not an executable file counts as a missing binary.
+    """
     needed = {ROLE_BINARY[str(p.get("role"))] for p in plans if p.get("role") in ROLE_BINARY}
     found: dict[str, str | None] = {}
     for key in sorted(needed):
-        path = overrides[key] if overrides and key in overrides else find_binary(key)
+        if overrides and key in overrides:
+            path = overrides[key]
+            if path is None:
+                found[key] = None
+                continue
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                path = None
+        else:
+            path = find_binary(key)
         if path is None and require_real():
             raise MissingBinaryError(missing_message(key))
         found[key] = path
