@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsconform.probes.exposition import (  # noqa: E402
+from lsconform.probes.exposition import (
     PROMETHEUS_TEXT_CONTENT_TYPE,
     parse_exposition,
 )
@@ -108,8 +108,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=50, help="payload size in megabytes")
     parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--skip-reference", action="store_true",
-                        help="time lsconform only (no prometheus_client run)")
+    parser.add_argument(
+        "--skip-reference",
+        action="store_true",
+        help="time lsconform only (no prometheus_client run)",
+    )
     args = parser.parse_args()
     if args.memory_only:
         print(json.dumps(measure_memory(args.size_mb)))
@@ -120,21 +123,29 @@ def main() -> None:
     line_count = payload.count(b"\n")
     print(f"payload: {megabytes:.1f} MB, {line_count} lines")
     ours, ours_samples = run_lsconform(payload)
-    print(f"lsconform parse+lint : {ours:6.2f} s  {megabytes / ours:6.1f} MB/s  "
-          f"{ours_samples} samples")
+    print(
+        f"lsconform parse+lint : {ours:6.2f} s  {megabytes / ours:6.1f} MB/s  "
+        f"{ours_samples} samples"
+    )
     if not args.skip_reference:
         text = payload.decode()
         reference, reference_samples = run_prometheus_client(text)
-        print(f"prometheus_client    : {reference:6.2f} s  {megabytes / reference:6.1f} MB/s  "
-              f"{reference_samples} samples")
+        print(
+            f"prometheus_client    : {reference:6.2f} s  {megabytes / reference:6.1f} MB/s  "
+            f"{reference_samples} samples"
+        )
         print(f"throughput ratio     : {reference / ours:.2f}x (target >= 3x)")
     child = subprocess.run(
         [sys.executable, __file__, "--memory-only", "--size-mb", str(args.size_mb)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     memory = json.loads(child.stdout)
-    print(f"peak RSS (child, lsconform only): {memory['peak_rss_mb']:.0f} MB "
-          f"(before parsing: {memory['rss_before_parse_mb']:.0f} MB; target < 300 MB)")
+    print(
+        f"peak RSS (child, lsconform only): {memory['peak_rss_mb']:.0f} MB "
+        f"(before parsing: {memory['rss_before_parse_mb']:.0f} MB; target < 300 MB)"
+    )
 
 
 if __name__ == "__main__":

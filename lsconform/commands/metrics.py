@@ -15,12 +15,12 @@ import sys
 from typing import Any, BinaryIO, TextIO
 
 from lsconform.probes.exposition import (
+    PROMETHEUS_TEXT_CONTENT_TYPE,
     RULES,
     Exposition,
     Severity,
     exposition_stats,
     parser_for_content_type,
-    PROMETHEUS_TEXT_CONTENT_TYPE,
 )
 
 EXIT_CLEAN = 0
@@ -49,7 +49,10 @@ def register(subparsers: Any) -> None:
         "or an error that makes a strict scraper reject the payload.",
     )
     lint.add_argument(
-        "file", nargs="?", default="-", metavar="FILE",
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
         help="exposition to lint; '-' or nothing reads standard input",
     )
     lint.add_argument(
@@ -61,7 +64,10 @@ def register(subparsers: Any) -> None:
         "response that had none)",
     )
     lint.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text",
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
         help="output format (default text)",
     )
     lint.set_defaults(func=run_lint)
@@ -78,8 +84,10 @@ def run_lint(args: argparse.Namespace) -> int:
     try:
         exposition = _lint_source(args.file, args.content_type)
     except OSError as error:
-        print(f"lsconform metrics lint: cannot read {source}: {error.strerror or error}",
-              file=sys.stderr)
+        print(
+            f"lsconform metrics lint: cannot read {source}: {error.strerror or error}",
+            file=sys.stderr,
+        )
         return EXIT_UNREADABLE
     status = exit_status(exposition)
     if args.output == "json":

@@ -87,42 +87,52 @@ def format_for_content_type(
     Prometheus 3 fails such a scrape unless its job sets `fallback_scrape_protocol`.
     """
     if content_type is None or not content_type.strip():
-        return ExpositionFormat.PROMETHEUS_TEXT, [(
-            "content-type-missing",
-            "the response has no Content-Type; Prometheus 2 reads it as text format 0.0.4, "
-            "Prometheus 3 rejects the scrape",
-        )]
+        return ExpositionFormat.PROMETHEUS_TEXT, [
+            (
+                "content-type-missing",
+                "the response has no Content-Type; Prometheus 2 reads it as text format 0.0.4, "
+                "Prometheus 3 rejects the scrape",
+            )
+        ]
     media_type, parameters = _parse_media_type(content_type)
     version = parameters.get("version")
     problems: list[tuple[str, str]] = []
     charset = parameters.get("charset")
     if charset is not None and charset.lower() not in ("utf-8", "utf8"):
-        problems.append((
-            "content-type-unsupported",
-            f"the Content-Type {content_type!r} declares charset {charset}; the exposition "
-            "formats are UTF-8",
-        ))
+        problems.append(
+            (
+                "content-type-unsupported",
+                f"the Content-Type {content_type!r} declares charset {charset}; the exposition "
+                "formats are UTF-8",
+            )
+        )
     if media_type == "application/openmetrics-text":
         if version not in _OPENMETRICS_VERSIONS:
-            problems.append((
-                "content-type-unsupported",
-                f"the Content-Type {content_type!r} names OpenMetrics version {version}, which "
-                "lsconform does not know; it parsed the body as OpenMetrics 1.0.0",
-            ))
+            problems.append(
+                (
+                    "content-type-unsupported",
+                    f"the Content-Type {content_type!r} names OpenMetrics version {version}, which "
+                    "lsconform does not know; it parsed the body as OpenMetrics 1.0.0",
+                )
+            )
         return ExpositionFormat.OPENMETRICS, problems
     if media_type == "text/plain":
         if version not in _TEXT_VERSIONS:
-            problems.append((
-                "content-type-unsupported",
-                f"the Content-Type {content_type!r} names text format version {version}; "
-                "lsconform parsed the body as version 0.0.4",
-            ))
+            problems.append(
+                (
+                    "content-type-unsupported",
+                    f"the Content-Type {content_type!r} names text format version {version}; "
+                    "lsconform parsed the body as version 0.0.4",
+                )
+            )
         return ExpositionFormat.PROMETHEUS_TEXT, problems
-    problems.append((
-        "content-type-unsupported",
-        f"the Content-Type {content_type!r} is not an exposition media type; Prometheus 2 "
-        "reads the body as text format 0.0.4, Prometheus 3 rejects the scrape",
-    ))
+    problems.append(
+        (
+            "content-type-unsupported",
+            f"the Content-Type {content_type!r} is not an exposition media type; Prometheus 2 "
+            "reads the body as text format 0.0.4, Prometheus 3 rejects the scrape",
+        )
+    )
     return ExpositionFormat.PROMETHEUS_TEXT, problems
 
 
@@ -164,9 +174,7 @@ def parser_for_content_type(content_type: str | None) -> ExpositionParser:
 def series_by_family(exposition: Exposition) -> dict[str, int]:
     """Return the number of distinct series of each family that has samples."""
     return {
-        name: family.series_count
-        for name, family in exposition.families.items()
-        if family.samples
+        name: family.series_count for name, family in exposition.families.items() if family.samples
     }
 
 
@@ -279,7 +287,7 @@ def _present_names(exposition: Exposition) -> set[str]:
     for family in exposition.families.values():
         if not family.samples:
             continue
-        sample_names = {sample[SAMPLE_NAME] for sample in family.samples}
+        sample_names = {sample[0] for sample in family.samples}
         present.update(sample_names)
         if family.type in ("histogram", "gaugehistogram"):
             if family.name + "_bucket" in sample_names:
@@ -292,4 +300,4 @@ def _present_names(exposition: Exposition) -> set[str]:
 
 
 def _has_le(samples: list[SampleRow]) -> bool:
-    return any(name == "le" for sample in samples for name, _ in sample[SAMPLE_LABELS])
+    return any(name == "le" for sample in samples for name, _ in sample[1])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from itertools import chain
+from itertools import chain, pairwise
 from operator import itemgetter
 
 from lsconform.probes.exposition_model import (
@@ -27,19 +27,54 @@ from lsconform.probes.exposition_rules import ProblemSink
 
 # Base units a metric name may carry, and the base unit each other unit should be converted to.
 _BASE_UNITS = {
-    "amperes": "amperes", "bytes": "bytes", "candela": "candela", "grams": "grams",
-    "celsius": "celsius", "kelvin": "kelvin", "kelvins": "kelvins", "meters": "meters",
-    "metres": "metres", "moles": "moles", "seconds": "seconds", "joules": "joules",
-    "minutes": "seconds", "hours": "seconds", "days": "seconds", "fahrenheit": "celsius",
-    "rankine": "kelvin", "inches": "meters", "yards": "meters", "miles": "meters",
-    "bits": "bytes", "calories": "joules", "pounds": "grams", "ounces": "grams",
+    "amperes": "amperes",
+    "bytes": "bytes",
+    "candela": "candela",
+    "grams": "grams",
+    "celsius": "celsius",
+    "kelvin": "kelvin",
+    "kelvins": "kelvins",
+    "meters": "meters",
+    "metres": "metres",
+    "moles": "moles",
+    "seconds": "seconds",
+    "joules": "joules",
+    "minutes": "seconds",
+    "hours": "seconds",
+    "days": "seconds",
+    "fahrenheit": "celsius",
+    "rankine": "kelvin",
+    "inches": "meters",
+    "yards": "meters",
+    "miles": "meters",
+    "bits": "bytes",
+    "calories": "joules",
+    "pounds": "grams",
+    "ounces": "grams",
 }
 # SI and binary prefixes that make a unit non-base (`milliseconds`, `kilobytes`). promtool 2.42
 # spells the binary prefix for 2**20 "mibi"; both spellings are listed so that lsconform reports
 # at least what promtool reports.
 _UNIT_PREFIXES = (
-    "pico", "nano", "micro", "milli", "centi", "deci", "deca", "hecto", "kilo", "kibi", "mega",
-    "mebi", "mibi", "giga", "gibi", "tera", "tebi", "peta", "pebi",
+    "pico",
+    "nano",
+    "micro",
+    "milli",
+    "centi",
+    "deci",
+    "deca",
+    "hecto",
+    "kilo",
+    "kibi",
+    "mega",
+    "mebi",
+    "mibi",
+    "giga",
+    "gibi",
+    "tera",
+    "tebi",
+    "peta",
+    "pebi",
 )
 _SCALED_UNITS = {
     prefix + unit: base
@@ -47,7 +82,22 @@ _SCALED_UNITS = {
     for prefix in (*_UNIT_PREFIXES, "")
     if prefix + unit != base
 }
-_UNIT_ABBREVIATIONS = ("s", "ms", "us", "ns", "sec", "b", "kb", "mb", "gb", "tb", "pb", "m", "h", "d")
+_UNIT_ABBREVIATIONS = (
+    "s",
+    "ms",
+    "us",
+    "ns",
+    "sec",
+    "b",
+    "kb",
+    "mb",
+    "gb",
+    "tb",
+    "pb",
+    "m",
+    "h",
+    "d",
+)
 _TYPE_WORDS = ("counter", "gauge", "histogram", "summary", "gauge_histogram")
 _CAMEL_CASE = re.compile(r"[a-z][A-Z]")
 
@@ -56,9 +106,7 @@ _Report = Callable[[str, str], None]
 _UNTYPED = ("untyped", "unknown")
 
 
-def lint_families(
-    families: Iterable[Family], format: ExpositionFormat, sink: ProblemSink
-) -> None:
+def lint_families(families: Iterable[Family], format: ExpositionFormat, sink: ProblemSink) -> None:
     """Run every family-level rule on each family that has samples."""
     for family in families:
         if not family.samples:
@@ -90,8 +138,10 @@ def _sample_text(sample: SampleRow) -> str:
     """Rebuild a sample line from its parts, for quoting in a problem."""
     name, labels, value, timestamp, _ = sample
     label_text = ",".join(f'{key}="{_escape(text)}"' for key, text in labels)
-    text = f"{name}{{{label_text}}} {_format_value(value)}" if labels else (
-        f"{name} {_format_value(value)}"
+    text = (
+        f"{name}{{{label_text}}} {_format_value(value)}"
+        if labels
+        else (f"{name} {_format_value(value)}")
     )
     return text if timestamp is None else f"{text} {timestamp}"
 
@@ -196,7 +246,9 @@ def _abbreviations(name: str) -> list[str]:
 
 
 class _BucketGroup:
-    """The samples of one histogram series (one label set without `le`)."""
+    """The samples of one histogram or summary series (one label set without `le` or
+    `quantile`): its buckets as (bound, le text, count, line), `_count`, `_sum` and the first
+    sample seen."""
 
     __slots__ = ("buckets", "count", "first", "sum")
 
@@ -232,7 +284,7 @@ def _lint_histogram(family: Family, format: ExpositionFormat, sink: ProblemSink)
             bound = _bucket_bound(family, sample, le, sink)
             if bound is not None:
                 group.buckets.append((bound, le or "", sample[2], sample[4]))
-        elif sample_name == count_name or sample_name == sum_name:
+        elif sample_name in (count_name, sum_name):
             group = groups.get(labels)
             if group is None:
                 group = groups[labels] = _BucketGroup(sample)
@@ -248,11 +300,13 @@ def _lint_histogram(family: Family, format: ExpositionFormat, sink: ProblemSink)
     if incomplete:
         first_missing = incomplete[0]
         absent = [
-            part for part, sample in (("_sum", first_missing.sum), ("_count", first_missing.count))
+            part
+            for part, sample in (("_sum", first_missing.sum), ("_count", first_missing.count))
             if sample is None
         ]
         sink.add(
-            "histogram-sum-count-missing", first_missing.first[4],
+            "histogram-sum-count-missing",
+            first_missing.first[4],
             _sample_text(first_missing.first),
             f"histogram {name} has {len(incomplete)} series without {' or '.join(absent)}",
             family=name,
@@ -264,7 +318,9 @@ def _bucket_bound(
 ) -> float | None:
     if le is None:
         sink.add(
-            "histogram-le-missing", sample[4], _sample_text(sample),
+            "histogram-le-missing",
+            sample[4],
+            _sample_text(sample),
             f"bucket of histogram {family.name} on line {sample[4]} has no le label",
             family=family.name,
         )
@@ -275,7 +331,9 @@ def _bucket_bound(
         bound = math.nan
     if math.isnan(bound) or "_" in le:
         sink.add(
-            "histogram-le-invalid", sample[4], _sample_text(sample),
+            "histogram-le-invalid",
+            sample[4],
+            _sample_text(sample),
             f"bucket of histogram {family.name} on line {sample[4]} has le={le!r}, "
             "which is not a number",
             family=family.name,
@@ -289,13 +347,15 @@ def _check_buckets(family: Family, group: _BucketGroup, sink: ProblemSink) -> No
     buckets = sorted(group.buckets, key=itemgetter(0))
     if not buckets and group.count is None:
         return
-    for previous, bucket in zip(buckets, buckets[1:]):
+    for previous, bucket in pairwise(buckets):
         if bucket[2] < previous[2]:
             shown = " > ".join(
                 f"le={le}: {_format_value(count)}" for _, le, count, _ in buckets[:6]
             )
             sink.add(
-                "histogram-not-cumulative", bucket[3], _sample_text(group.first),
+                "histogram-not-cumulative",
+                bucket[3],
+                _sample_text(group.first),
                 f"histogram {name}: bucket counts decrease as le grows ({shown}); buckets "
                 "must be cumulative",
                 family=name,
@@ -306,17 +366,19 @@ def _check_buckets(family: Family, group: _BucketGroup, sink: ProblemSink) -> No
     if not canonical:
         line = buckets[-1][3] if buckets else group.first[4]
         spelled = f' (found le="{infinite[0][1]}", write it as "+Inf")' if infinite else ""
-        count_text = (
-            f" and equal _count={_format_value(group.count[2])}" if group.count else ""
-        )
+        count_text = f" and equal _count={_format_value(group.count[2])}" if group.count else ""
         sink.add(
-            "histogram-inf-missing", line, _sample_text(group.first),
+            "histogram-inf-missing",
+            line,
+            _sample_text(group.first),
             f'histogram {name} has no le="+Inf" bucket{spelled}; it must exist{count_text}',
             family=name,
         )
     if infinite and group.count is not None and infinite[-1][2] != group.count[2]:
         sink.add(
-            "histogram-count-mismatch", group.count[4], _sample_text(group.count),
+            "histogram-count-mismatch",
+            group.count[4],
+            _sample_text(group.count),
             f'histogram {name}: the le="+Inf" bucket counts {_format_value(infinite[-1][2])} '
             f"but _count is {_format_value(group.count[2])}",
             family=name,
@@ -326,24 +388,31 @@ def _check_buckets(family: Family, group: _BucketGroup, sink: ProblemSink) -> No
 def _lint_summary(family: Family, sink: ProblemSink) -> None:
     name = family.name
     count_name, sum_name = name + "_count", name + "_sum"
-    groups: dict[Labels, list[SampleRow | None]] = {}
+    groups: dict[Labels, _BucketGroup] = {}
     for sample in family.samples:
         sample_name, labels = sample[0], sample[1]
         if sample_name == name:
             key, quantile = _without(labels, "quantile")
             _check_quantile(family, sample, quantile, sink)
-            groups.setdefault(key, [sample, None, None])
+            groups.setdefault(key, _BucketGroup(sample))
         elif sample_name in (count_name, sum_name):
-            entry = groups.setdefault(labels, [sample, None, None])
-            entry[1 if sample_name == count_name else 2] = sample
-    incomplete = [entry for entry in groups.values() if entry[1] is None or entry[2] is None]
+            group = groups.setdefault(labels, _BucketGroup(sample))
+            if sample_name == count_name:
+                group.count = sample
+            else:
+                group.sum = sample
+    incomplete = [group for group in groups.values() if group.count is None or group.sum is None]
     if incomplete:
         first = incomplete[0]
-        absent = [part for part, index in (("_sum", 2), ("_count", 1)) if first[index] is None]
-        sample = first[0]
-        assert sample is not None
+        absent = [
+            part
+            for part, sample in (("_sum", first.sum), ("_count", first.count))
+            if sample is None
+        ]
         sink.add(
-            "summary-sum-count-missing", sample[4], _sample_text(sample),
+            "summary-sum-count-missing",
+            first.first[4],
+            _sample_text(first.first),
             f"summary {name} has {len(incomplete)} series without {' or '.join(absent)}",
             family=name,
         )
@@ -360,14 +429,18 @@ def _check_quantile(
         value = math.nan
     if math.isnan(value) or "_" in quantile:
         sink.add(
-            "summary-quantile-invalid", sample[4], _sample_text(sample),
+            "summary-quantile-invalid",
+            sample[4],
+            _sample_text(sample),
             f"summary {family.name} on line {sample[4]} has quantile={quantile!r}, which is "
             "not a number",
             family=family.name,
         )
     elif not 0 <= value <= 1:
         sink.add(
-            "summary-quantile-invalid", sample[4], _sample_text(sample),
+            "summary-quantile-invalid",
+            sample[4],
+            _sample_text(sample),
             f"summary {family.name} on line {sample[4]} has quantile={quantile}, outside [0, 1]",
             family=family.name,
             severity=Severity.WARNING,
@@ -380,7 +453,9 @@ def _lint_counter(family: Family, sink: ProblemSink) -> None:
     for sample in family.samples:
         if sample[2] < 0 and not sample[0].endswith("_created"):
             sink.add(
-                "counter-negative", sample[4], _sample_text(sample),
+                "counter-negative",
+                sample[4],
+                _sample_text(sample),
                 f"counter {family.name} is {_format_value(sample[2])} on line {sample[4]}",
                 family=family.name,
             )

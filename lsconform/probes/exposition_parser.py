@@ -80,7 +80,14 @@ _EXEMPLAR_MAX_CHARS = 128
 
 TEXT_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
 OPENMETRICS_TYPES = (
-    "counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "unknown",
+    "counter",
+    "gauge",
+    "histogram",
+    "gaugehistogram",
+    "summary",
+    "info",
+    "stateset",
+    "unknown",
 )
 
 # The sample names each family type owns, as suffixes of the family name.
@@ -206,7 +213,9 @@ class ExpositionParser:
         if len(data) > MAX_LINE_BYTES:
             line_no = self._line_count + 1
             self._sink.add(
-                "line-too-long", line_no, data[:200].decode("utf-8", "replace"),
+                "line-too-long",
+                line_no,
+                data[:200].decode("utf-8", "replace"),
                 f"line {line_no} is longer than {MAX_LINE_BYTES} bytes; lsconform skipped it",
             )
             self._skipping_long_line = True
@@ -249,7 +258,9 @@ class ExpositionParser:
                 text = raw.decode("utf-8", "replace")
                 bad = raw[error.start : error.start + 4]
                 self._sink.add(
-                    "invalid-utf8", offset, text,
+                    "invalid-utf8",
+                    offset,
+                    text,
                     f"line {offset} has bytes that are not valid UTF-8 at column "
                     f"{error.start + 1} ({bad!r}); Prometheus rejects the whole scrape",
                 )
@@ -265,7 +276,9 @@ class ExpositionParser:
                 if not self._carriage_return_reported:
                     self._carriage_return_reported = True
                     self._sink.add(
-                        "carriage-return", offset, line,
+                        "carriage-return",
+                        offset,
+                        line,
                         f"line {offset} ends with CR LF; the exposition formats end lines "
                         "with a line feed only",
                     )
@@ -313,18 +326,13 @@ class ExpositionParser:
                 parts = line.split('"')
                 first = heads.get(parts[0])
                 tail = parts[-1]
-                if (
-                    first is None
-                    or not len(parts) & 1
-                    or tail[:1] != "}"
-                    or "\\" in line
-                ):
+                if first is None or not len(parts) & 1 or tail[:1] != "}" or "\\" in line:
                     self._sample_slowly(line, line_no)
                     current = self._current
                     continue
                 name = first[0]
                 try:
-                    pairs = list(zip(map(next_label, parts[2:-1:2]), parts[3::2]))
+                    pairs = list(zip(map(next_label, parts[2:-1:2]), parts[3::2], strict=True))
                 except KeyError:
                     self._sample_slowly(line, line_no)
                     current = self._current
@@ -405,7 +413,7 @@ class ExpositionParser:
                 return
             name, value_text = parts[0], parts[1]
             timestamp_text = parts[2] if len(parts) == 3 else None
-            labels: Labels | None = ()
+            labels: Labels = ()
         else:
             match = _LABEL_SET.match(line, brace + 1)
             if match is None:
@@ -413,9 +421,10 @@ class ExpositionParser:
                 return
             name = line[:brace]
             end = match.end()
-            labels = self._labels_from_text(line[brace + 1 : end - 1], line, line_no)
-            if labels is None:
+            parsed = self._labels_from_text(line[brace + 1 : end - 1], line, line_no)
+            if parsed is None:
                 return
+            labels = parsed
             self._cache_label_fragments(line)
             parts = line[end:].split()
             if len(parts) not in (1, 2):
@@ -470,7 +479,9 @@ class ExpositionParser:
             return
         self._after_eof_reported = True
         self._sink.add(
-            "content-after-eof", line_no, line,
+            "content-after-eof",
+            line_no,
+            line,
             f"line {line_no} follows the `# EOF` line {self._eof_line}",
         )
 
@@ -506,13 +517,17 @@ class ExpositionParser:
             return  # The lenient parser already reported what is wrong.
         if " # " in line:
             self._sink.add(
-                "exemplar-invalid", line_no, line, f"line {line_no} has an invalid exemplar",
+                "exemplar-invalid",
+                line_no,
+                line,
+                f"line {line_no} has an invalid exemplar",
             )
             return
         self._sink.add(
-            "whitespace-invalid", line_no, line,
-            f"line {line_no} separates tokens with spaces or tabs that OpenMetrics does not "
-            "allow",
+            "whitespace-invalid",
+            line_no,
+            line,
+            f"line {line_no} separates tokens with spaces or tabs that OpenMetrics does not allow",
         )
 
     def _exemplar_is_valid(self, match: re.Match[str], line: str, line_no: int) -> bool:
@@ -522,7 +537,9 @@ class ExpositionParser:
         size = sum(len(name) + len(value) for name, value in labels)
         if size > _EXEMPLAR_MAX_CHARS:
             self._sink.add(
-                "exemplar-invalid", line_no, line,
+                "exemplar-invalid",
+                line_no,
+                line,
                 f"line {line_no} has an exemplar with {size} characters of labels, more than "
                 f"the {_EXEMPLAR_MAX_CHARS} OpenMetrics allows",
             )
@@ -530,8 +547,10 @@ class ExpositionParser:
         if self._parse_value(match.group(6), line, line_no) is None:
             return False
         timestamp_text = match.group(7)
-        return timestamp_text is None or self._parse_timestamp(timestamp_text, line, line_no)\
-            is not None
+        return (
+            timestamp_text is None
+            or self._parse_timestamp(timestamp_text, line, line_no) is not None
+        )
 
     def _labels_from_text(self, label_text: str, line: str, line_no: int) -> Labels | None:
         pairs = _PAIR.findall(label_text)
@@ -588,7 +607,9 @@ class ExpositionParser:
 
     def _report_value(self, text: str, line: str, line_no: int) -> None:
         self._sink.add(
-            "value-invalid", line_no, line,
+            "value-invalid",
+            line_no,
+            line,
             f"line {line_no} has the value {text!r}, which is not a float the exposition "
             "formats accept",
         )
@@ -603,14 +624,18 @@ class ExpositionParser:
             milliseconds = int(text)
         except ValueError:
             self._sink.add(
-                "timestamp-invalid", line_no, line,
+                "timestamp-invalid",
+                line_no,
+                line,
                 f"line {line_no} has the timestamp {text!r}; the text format 0.0.4 wants "
                 "integer milliseconds",
             )
             return None
         if not _INT64_MIN <= milliseconds <= _INT64_MAX:
             self._sink.add(
-                "timestamp-invalid", line_no, line,
+                "timestamp-invalid",
+                line_no,
+                line,
                 f"line {line_no} has the timestamp {text}, outside the 64-bit integer range",
             )
             return None
@@ -627,21 +652,27 @@ class ExpositionParser:
             if name.startswith("__"):
                 if name == "__name__":
                     self._sink.add(
-                        "label-name-reserved", line_no, line,
+                        "label-name-reserved",
+                        line_no,
+                        line,
                         f"line {line_no} sets the label __name__, which only the metric name "
                         "may set",
                         severity=Severity.ERROR,
                     )
                     return None
                 self._sink.add(
-                    "label-name-reserved", line_no, line,
+                    "label-name-reserved",
+                    line_no,
+                    line,
                     f"line {line_no} has the label {name}; names starting with __ are reserved",
                 )
             if "\\" in value:
                 decoded = self._decode_escapes(value, _LABEL_ESCAPES)
                 if decoded is None:
                     self._sink.add(
-                        "label-value-escape", line_no, line,
+                        "label-value-escape",
+                        line_no,
+                        line,
                         f"line {line_no}: the value of label {name} has an invalid escape "
                         f"sequence ({_first_bad_escape(value, _LABEL_ESCAPES)})",
                     )
@@ -656,11 +687,15 @@ class ExpositionParser:
             return None
         return _ESCAPE.sub(lambda match: escapes[match.group(1)], text)
 
-    def _report_duplicate_label(self, pairs: list[tuple[str, str]], line: str, line_no: int) -> None:
+    def _report_duplicate_label(
+        self, pairs: list[tuple[str, str]], line: str, line_no: int
+    ) -> None:
         names = [name for name, _ in pairs]
         repeated = sorted({name for name in names if names.count(name) > 1})
         self._sink.add(
-            "label-name-duplicate", line_no, line,
+            "label-name-duplicate",
+            line_no,
+            line,
             f"line {line_no} sets the label {', '.join(repeated)} more than once",
         )
 
@@ -725,7 +760,9 @@ class ExpositionParser:
         state = self._states[family.name]
         if state.entered and report:
             self._sink.add(
-                "family-not-contiguous", line_no, line,
+                "family-not-contiguous",
+                line_no,
+                line,
                 f"family {family.name} continues at line {line_no} after other families; "
                 f"its earlier lines end at line {state.last_line}",
                 family=family.name,
@@ -737,24 +774,33 @@ class ExpositionParser:
     def _report_metric_name(self, name: str, line: str, line_no: int) -> None:
         if not name:
             self._sink.add(
-                "metric-name-invalid", line_no, line, f"line {line_no} has no metric name",
+                "metric-name-invalid",
+                line_no,
+                line,
+                f"line {line_no} has no metric name",
             )
             return
         if " " in name or "\t" in name:
             self._sink.add(
-                "sample-malformed", line_no, line,
+                "sample-malformed",
+                line_no,
+                line,
                 f"line {line_no} has text between the metric name and the label set",
             )
             return
         self._sink.add(
-            "metric-name-invalid", line_no, line,
+            "metric-name-invalid",
+            line_no,
+            line,
             f"line {line_no} has the invalid metric name {name!r}",
         )
 
     def _report_name_mismatch(self, family: Family, name: str, line: str, line_no: int) -> None:
         owned = ", ".join(family.name + suffix for suffix in self._suffixes.get(family.type, ("",)))
         self._sink.add(
-            "sample-name-mismatch", line_no, line,
+            "sample-name-mismatch",
+            line_no,
+            line,
             f"sample {name} on line {line_no} does not fit {family.type} family {family.name}, "
             f"whose samples are named {owned}",
             family=family.name,
@@ -763,7 +809,9 @@ class ExpositionParser:
 
     def _report_duplicate_series(self, family: Family, line: str, line_no: int) -> None:
         self._sink.add(
-            "series-duplicate", line_no, line,
+            "series-duplicate",
+            line_no,
+            line,
             f"line {line_no} repeats a series of family {family.name} that an earlier line "
             "already set",
             family=family.name,
@@ -806,11 +854,16 @@ class ExpositionParser:
         elif line.rstrip() == "# EOF":
             self._eof_line = line_no
             self._sink.add(
-                "whitespace-invalid", line_no, line, f"line {line_no} has text after `# EOF`",
+                "whitespace-invalid",
+                line_no,
+                line,
+                f"line {line_no} has text after `# EOF`",
             )
         else:
             self._sink.add(
-                "comment-invalid", line_no, line,
+                "comment-invalid",
+                line_no,
+                line,
                 f"line {line_no} is a comment other than HELP, TYPE, UNIT or EOF",
             )
 
@@ -823,7 +876,9 @@ class ExpositionParser:
             decoded = self._decode_escapes(text, escapes)
             if decoded is None:
                 self._sink.add(
-                    "help-escape", line_no, line,
+                    "help-escape",
+                    line_no,
+                    line,
                     f"line {line_no}: the HELP text of {name} has an invalid escape sequence "
                     f"({_first_bad_escape(text, escapes)})",
                     family=name,
@@ -837,7 +892,9 @@ class ExpositionParser:
     def _type(self, name: str, type_name: str, line: str, line_no: int) -> None:
         if not type_name and _METRIC_NAME.fullmatch(name):
             self._sink.add(
-                "metadata-malformed", line_no, line,
+                "metadata-malformed",
+                line_no,
+                line,
                 f"line {line_no} is a TYPE line for {name} without a type",
                 family=name,
             )
@@ -848,7 +905,9 @@ class ExpositionParser:
         known = OPENMETRICS_TYPES if self._openmetrics else TEXT_TYPES
         if type_name not in known:
             self._sink.add(
-                "type-unknown", line_no, line,
+                "type-unknown",
+                line_no,
+                line,
                 f"line {line_no} declares {name} with the unknown type {type_name!r}",
                 family=name,
             )
@@ -873,9 +932,10 @@ class ExpositionParser:
         family.unit_line = line_no
         if unit and not name.endswith("_" + unit):
             self._sink.add(
-                "unit-mismatch", line_no, line,
-                f"family {name} declares the unit {unit!r} but its name does not end with "
-                f"_{unit}",
+                "unit-mismatch",
+                line_no,
+                line,
+                f"family {name} declares the unit {unit!r} but its name does not end with _{unit}",
                 family=name,
             )
 
@@ -883,13 +943,17 @@ class ExpositionParser:
         """Find or create the family a metadata line names, reporting when it comes too late."""
         if not name:
             self._sink.add(
-                "metadata-malformed", line_no, line,
+                "metadata-malformed",
+                line_no,
+                line,
                 f"line {line_no} is a {keyword} line without a metric name",
             )
             return None
         if not _METRIC_NAME.fullmatch(name):
             self._sink.add(
-                "metric-name-invalid", line_no, line,
+                "metric-name-invalid",
+                line_no,
+                line,
                 f"line {line_no} names the invalid metric {name!r} in its {keyword} line",
             )
             return None
@@ -908,7 +972,9 @@ class ExpositionParser:
             if keyword == "UNIT":
                 rule = "type-after-samples"
             self._sink.add(
-                rule, line_no, line,
+                rule,
+                line_no,
+                line,
                 f"line {line_no} is the {keyword} line of {name}, but its samples start at "
                 f"line {family.samples[0][4]}",
                 family=name,
@@ -928,7 +994,9 @@ class ExpositionParser:
         state.redeclared_at = line_no
         first = min(n for n in (family.help_line, family.type_line, family.unit_line) if n)
         self._sink.add(
-            "family-redeclared", line_no, line,
+            "family-redeclared",
+            line_no,
+            line,
             f"family {family.name} is declared twice (lines {first} and {line_no}); strict "
             "parsers reject the whole payload",
             family=family.name,
@@ -944,14 +1012,19 @@ class ExpositionParser:
             pending, self._pending = self._pending, b""
             self._parse_block_bytes(pending + b"\n")
             self._sink.add(
-                "final-newline-missing", self._line_count, pending[:200].decode("utf-8", "replace"),
+                "final-newline-missing",
+                self._line_count,
+                pending[:200].decode("utf-8", "replace"),
                 f"the last line ({self._line_count}) has no line feed; strict parsers read the "
                 "payload as truncated",
             )
         self._closed = True
         if self._openmetrics and not self._eof_line:
             self._sink.add(
-                "eof-missing", 0, "", "the OpenMetrics payload does not end with `# EOF`",
+                "eof-missing",
+                0,
+                "",
+                "the OpenMetrics payload does not end with `# EOF`",
             )
         series_count = 0
         for family, seen in self._seen.values():
@@ -1054,7 +1127,7 @@ def _diagnose_label_set(line: str, start: int) -> tuple[str, str]:
         value = line[name_match.end() : value_end].split("=", 1)[-1].strip()
         return "label-value-unescaped", (
             f"the value of label {name} ({value}) is followed by "
-            f"{line[position:position + 20]!r}; an unescaped double quote inside the value "
+            f"{line[position : position + 20]!r}; an unescaped double quote inside the value "
             "ends it early"
         )
 

@@ -100,21 +100,48 @@ def parse_stub_status(body: bytes | str, content_type: str | None = None) -> Stu
     body_class = classify_body(body, content_type)
     kind = body_class.kind
     if kind is BodyKind.HTML:
-        return StubStatusResult(None, kind, [_problem(
-            "stub-status-html", Severity.ERROR, 1, "",
-            f"the status path returned an HTML page, not stub_status ({body_class.reason}); "
-            "no stub_status location answers this path",
-        )])
+        return StubStatusResult(
+            None,
+            kind,
+            [
+                _problem(
+                    "stub-status-html",
+                    Severity.ERROR,
+                    1,
+                    "",
+                    "the status path returned an HTML page, not stub_status "
+                    f"({body_class.reason}); no stub_status location answers this path",
+                )
+            ],
+        )
     if body_class.is_exposition:
-        return StubStatusResult(None, kind, [_problem(
-            "stub-status-exposition", Severity.ERROR, 1, "",
-            "the status path returned Prometheus metrics, not stub_status",
-        )])
+        return StubStatusResult(
+            None,
+            kind,
+            [
+                _problem(
+                    "stub-status-exposition",
+                    Severity.ERROR,
+                    1,
+                    "",
+                    "the status path returned Prometheus metrics, not stub_status",
+                )
+            ],
+        )
     if kind is not BodyKind.STUB_STATUS:
-        return StubStatusResult(None, kind, [_problem(
-            "stub-status-not-stub-status", Severity.ERROR, 1, "",
-            f"the body is not a stub_status page: {body_class.reason}",
-        )])
+        return StubStatusResult(
+            None,
+            kind,
+            [
+                _problem(
+                    "stub-status-not-stub-status",
+                    Severity.ERROR,
+                    1,
+                    "",
+                    f"the body is not a stub_status page: {body_class.reason}",
+                )
+            ],
+        )
     text = body if isinstance(body, str) else body.decode("utf-8", "replace")
     return _parse_page(text.strip("\r\n").splitlines())
 
@@ -122,22 +149,35 @@ def parse_stub_status(body: bytes | str, content_type: str | None = None) -> Stu
 def _parse_page(lines: list[str]) -> StubStatusResult:
     kind = BodyKind.STUB_STATUS
     if len(lines) != 4:
-        return StubStatusResult(None, kind, [_problem(
-            "stub-status-malformed", Severity.ERROR, min(len(lines), 5), " | ".join(lines[:5]),
-            f"the page has {len(lines)} lines; stub_status has 4",
-        )])
+        return StubStatusResult(
+            None,
+            kind,
+            [
+                _problem(
+                    "stub-status-malformed",
+                    Severity.ERROR,
+                    min(len(lines), 5),
+                    " | ".join(lines[:5]),
+                    f"the page has {len(lines)} lines; stub_status has 4",
+                )
+            ],
+        )
     active = _ACTIVE.fullmatch(lines[0])
     if active is None:
         return _malformed(1, lines[0], "line 1 is not `Active connections: N`")
     columns = lines[1].split()
     numbers = lines[2].split()
     if columns[:1] != ["server"] or not all(number.isdigit() for number in numbers):
-        return _malformed(2, lines[1], "lines 2 and 3 are not the `server accepts handled "
-                          "requests` header and its numbers")
+        return _malformed(
+            2,
+            lines[1],
+            "lines 2 and 3 are not the `server accepts handled requests` header and its numbers",
+        )
     names = columns[1:]
     if len(names) != len(numbers) or tuple(names[:3]) != _STOCK_COLUMNS:
         return _malformed(
-            3, lines[2],
+            3,
+            lines[2],
             f"the header names {len(names)} columns ({' '.join(names)}) but line 3 has "
             f"{len(numbers)} numbers",
         )
@@ -145,10 +185,16 @@ def _parse_page(lines: list[str]) -> StubStatusResult:
     if states is None:
         return _malformed(4, lines[3], "line 4 is not `Reading: N Writing: N Waiting: N`")
     values = [int(number) for number in numbers]
+    reading, writing, waiting = (int(group) for group in states.groups())
     status = StubStatus(
-        int(active.group(1)), values[0], values[1], values[2],
-        *(int(group) for group in states.groups()),
-        extra_columns=tuple(zip(names[3:], values[3:])),
+        active=int(active.group(1)),
+        accepts=values[0],
+        handled=values[1],
+        requests=values[2],
+        reading=reading,
+        writing=writing,
+        waiting=waiting,
+        extra_columns=tuple(zip(names[3:], values[3:], strict=True)),
     )
     return StubStatusResult(status, kind, _judge(status, lines))
 
@@ -163,15 +209,25 @@ def _judge(status: StubStatus, lines: list[str]) -> list[Problem]:
     if status.extra_columns:
         count = 3 + len(status.extra_columns)
         extra = " ".join(name for name, _ in status.extra_columns)
-        problems.append(_problem(
-            "stub-status-extra-columns", Severity.ERROR, 2, lines[1],
-            f"stub_status has {count} counters (accepts handled requests {extra}); "
-            "nginx-prometheus-exporter expects 3 and fails to parse the page",
-        ))
+        problems.append(
+            _problem(
+                "stub-status-extra-columns",
+                Severity.ERROR,
+                2,
+                lines[1],
+                f"stub_status has {count} counters (accepts handled requests {extra}); "
+                "nginx-prometheus-exporter expects 3 and fails to parse the page",
+            )
+        )
     if status.dropped:
-        problems.append(_problem(
-            "stub-status-dropped-connections", Severity.WARNING, 3, lines[2],
-            f"nginx accepted {status.accepts} connections but handled {status.handled}: "
-            f"{status.dropped} dropped",
-        ))
+        problems.append(
+            _problem(
+                "stub-status-dropped-connections",
+                Severity.WARNING,
+                3,
+                lines[2],
+                f"nginx accepted {status.accepts} connections but handled {status.handled}: "
+                f"{status.dropped} dropped",
+            )
+        )
     return problems

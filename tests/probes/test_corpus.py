@@ -24,9 +24,9 @@ from lsconform.probes.exposition import PROMETHEUS_TEXT_CONTENT_TYPE, parse_expo
 
 CORPUS = Path(__file__).parent / "corpus"
 DOC = Path(__file__).parents[2] / "docs" / "exposition-lint.md"
-EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load(
-    (CORPUS / "expected.yaml").read_text()
-)["entries"]
+EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "expected.yaml").read_text())[
+    "entries"
+]
 FILES = sorted(EXPECTED)
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
