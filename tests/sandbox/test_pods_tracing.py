@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -246,6 +247,20 @@ DNS = {COLLECTOR_HOST: {"ip": "127.10.0.40", "ports": {"4317": 4317, "4318": 431
             False,
         ),
         (
+            {"OTLP_ENDPOINT": f"http://{COLLECTOR_HOST}:4318/v1/traces", "OTEL_EXPORTER": "http",
+             "OTEL_USE_TLS": "true", "OTEL_EXPORTER_OTLP_INSECURE": "false"},
+            "http",
+            "https://127.10.0.40:4318/v1/traces",
+            False,
+        ),
+        (
+            {"OTLP_ENDPOINT": f"http://{COLLECTOR_HOST}:4318/v1/traces", "OTEL_EXPORTER": "http",
+             "OTEL_USE_TLS": "false", "OTEL_EXPORTER_OTLP_INSECURE": "true"},
+            "http",
+            "http://127.10.0.40:4318/v1/traces",
+            True,
+        ),
+        (
             {"OTLP_ENDPOINT": f"http://{COLLECTOR_HOST}:4317/v1/traces", "OTEL_EXPORTER": "http"},
             "http",
             "http://127.10.0.40:4317/v1/traces",
@@ -325,3 +340,27 @@ def test_spans_reach_the_sandbox_collector(tmp_path: Path) -> None:
         while time.monotonic() < deadline and "langsmith-backend" not in store.services():
             time.sleep(0.1)
         assert "langsmith-backend" in store.services()
+
+
+def test_tls_against_plaintext_fails_and_is_logged(
+    tmp_path: Path, http_receiver: tuple[str, int, Received]
+) -> None:
+    ip, port, received = http_receiver
+    _write_dns(tmp_path, ip, {"4318": port})
+    env = {
+        "OTEL_TRACING_ENABLED": "true",
+        "OTLP_ENDPOINT": f"http://{COLLECTOR_HOST}:4318/v1/traces",
+        "OTEL_EXPORTER": "http",
+        "OTEL_USE_TLS": "true",
+        "OTEL_EXPORTER_OTLP_INSECURE": "false",
+    }
+    plan = _backend(tmp_path, env)
+    current = log_files(plan) / "0.log"
+    with start_pods([plan], tmp_path, frozenset()):
+        get(plan["ip"], 1984, "/health")
+        deadline = time.monotonic() + SPAN_WAIT_S
+        while time.monotonic() < deadline and "failed to export" not in current.read_text():
+            time.sleep(0.1)
+    assert received.requests == []
+    pattern = rf"failed to export \d+ spans to https://{re.escape(ip)}:{port}/v1/traces"
+    assert re.search(pattern, current.read_text())

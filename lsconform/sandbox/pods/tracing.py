@@ -8,9 +8,12 @@ an in-cluster host name is swapped for the address of a pod behind that Service 
 `/v1/traces` or a TLS mismatch fails here as it fails in a cluster.
 
 How LangSmith's own services read these settings is application code that the chart does not show.
-This module follows the OpenTelemetry Python exporters: for OTLP/HTTP the URL scheme decides TLS
-(`https://` means TLS); for gRPC `OTEL_EXPORTER_OTLP_INSECURE="true"` (or `OTEL_USE_TLS="false"`)
-means plaintext and anything else means TLS.
+This module assumes what users of the chart report: with `OTEL_USE_TLS="true"` the services
+attempt TLS even against an `http://` endpoint (the chart's default `useTls: true` therefore breaks
+export to a plaintext collector). So OTLP/HTTP uses TLS when the scheme is `https` or
+`OTEL_USE_TLS` is "true". For gRPC, `OTEL_EXPORTER_OTLP_INSECURE="true"` (or
+`OTEL_USE_TLS="false"`) means plaintext; with neither set, an `http://` endpoint means plaintext
+and anything else TLS, as in the OpenTelemetry Python gRPC exporter.
 """
 
 from __future__ import annotations
@@ -122,9 +125,11 @@ def resolve_target(env: Mapping[str, str], dns: Mapping[str, Any]) -> ExportTarg
     mapped = _translate(parts.hostname, parts.port or default_port, dns)
     if isinstance(mapped, str):
         return ExportTarget(exporter, "", insecure, configured, mapped)
+    # The port keeps its meaning (80 for a bare http:// host) even when TLS is switched on.
+    scheme = "https" if parts.scheme == "https" or use_tls == "true" else parts.scheme
     netloc = f"{mapped[0]}:{mapped[1]}"
-    endpoint = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return ExportTarget(exporter, endpoint, parts.scheme != "https", configured)
+    endpoint = urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
+    return ExportTarget(exporter, endpoint, scheme != "https", configured)
 
 
 class ReportingExporter(SpanExporter):
