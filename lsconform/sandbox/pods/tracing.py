@@ -8,9 +8,8 @@ an in-cluster host name is swapped for the address of a pod behind that Service 
 `/v1/traces` or a TLS mismatch fails here as it fails in a cluster.
 
 How LangSmith's own services read these settings is application code that the chart does not show.
-This module assumes what users of the chart report: with `OTEL_USE_TLS="true"` the services
-attempt TLS even against an `http://` endpoint (the chart's default `useTls: true` therefore breaks
-export to a plaintext collector). So OTLP/HTTP uses TLS when the scheme is `https` or
+This module assumes that with `OTEL_USE_TLS="true"` the services attempt TLS even against an
+`http://` endpoint, so the chart's default `useTls: true` breaks export to a plaintext collector. So OTLP/HTTP uses TLS when the scheme is `https` or
 `OTEL_USE_TLS` is "true". For gRPC, `OTEL_EXPORTER_OTLP_INSECURE="true"` (or
 `OTEL_USE_TLS="false"`) means plaintext; with neither set, an `http://` endpoint means plaintext
 and anything else TLS, as in the OpenTelemetry Python gRPC exporter.
