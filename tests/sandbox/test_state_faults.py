@@ -273,3 +273,9 @@ def test_secret_data_encoding_is_base64(build_state: BuildState) -> None:
     secret = state.get("secrets", "", "langsmith", "langsmith-secrets")
     assert secret is not None
     assert base64.b64decode(secret["data"]["api_key_salt"]) == b"PLACEHOLDER-API-KEY-SALT"
+
+
+def test_docs_describe_every_fault() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sandbox.md").read_text()
+    missing = [f.name for f in faults.FAULTS if f"| `{f.name}` |" not in docs]
+    assert missing == []
