@@ -8,7 +8,7 @@ Starts one sandbox (profile default), then in this process times, per round:
 - the reference: `discover()` of the release, the step every run starts with;
 - the log checks: a fresh `LogEvidence` (API logs, kubelet listings and file reads, collector
   discovery) and the three log checks for every container, with the suite's default
-  concurrency, and again with one request at a time to show what the bounded concurrency buys.
+  concurrency. They run again with one request at a time, to show the gain of concurrency.
 
 The time of the log checks is what they add to a full run, because they share nothing with the
 other checks. Absolute numbers depend on the machine; compare the ratio to the reference.
@@ -27,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsconform.assess import logs  # noqa: E402
-from lsconform.cluster.client import ClusterClient  # noqa: E402
-from lsconform.discovery import discover  # noqa: E402
-from lsconform.sandbox import Sandbox  # noqa: E402
-from lsconform.settings import Settings  # noqa: E402
+from lsconform.assess import logs
+from lsconform.cluster.client import ClusterClient
+from lsconform.discovery import discover
+from lsconform.sandbox import Sandbox
+from lsconform.settings import Settings
 
 
 def run_log_checks(release: Any, client: ClusterClient, settings: Settings) -> int:

@@ -10,8 +10,9 @@ Three checks run per container of the release:
 - `logs.collected`: some collector found in the cluster (or in files given by the user) selects
   the container's file and can open and parse it.
 
-`LogEvidence` fetches everything once, with at most `settings.concurrency` requests in flight,
-the first time a check asks, so a run pays for the slowest container, not the sum.
+`LogEvidence` fetches everything once, when the first log check runs, with at most
+`settings.concurrency` requests (and never more than 16) in flight. A run then waits for the
+slowest container rather than for the sum of all of them.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class Fetch:
 
 @dataclass
 class OutputEvidence:
-    """What the API returned for a container's current and previous logs."""
+    """The API's responses for a container's current and previous logs."""
 
     current: Fetch
     previous: Fetch | None
@@ -126,7 +127,7 @@ class OutputEvidence:
 
 @dataclass
 class NodeFileEvidence:
-    """What the kubelet's file server returned for a container's node files."""
+    """The kubelet file server's responses for a container's node files."""
 
     node: str
     runtime: RuntimeKind

@@ -1,4 +1,4 @@
-"""Container log files as a kubelet lays them out, and what their lines say.
+"""Container log files as a kubelet lays them out, and the content of their lines.
 
 The kubelet writes each container's stdout and stderr to
 `/var/log/pods/<namespace>_<pod>_<uid>/<container>/<restart>.log` and links
@@ -100,7 +100,7 @@ def parse_cri_line(line: bytes) -> RawLine | None:
     time, stream, tags = parts[0], parts[1], parts[2]
     if stream not in _CRI_STREAMS or not _CRI_TIME.match(time):
         return None
-    # The tag field may carry more tags after a colon; the first says full (F) or partial (P).
+    # The tag field may carry more tags after a colon. The first is F (full) or P (partial).
     first_tag = tags.split(b":", 1)[0]
     if first_tag not in (b"F", b"P"):
         return None
@@ -169,8 +169,8 @@ class LogRecord:
 def split_lines(data: bytes) -> tuple[list[bytes], bytes]:
     """Split file content into complete lines and an unterminated tail.
 
-    A file that is being written or rotated while it is read often ends in the middle of a line;
-    that tail is returned apart so that callers do not parse half a record.
+    A file that is being written or rotated while it is read often ends in the middle of a line.
+    That tail is returned apart, so that callers do not parse half a record.
     """
     if not data:
         return [], b""
@@ -180,7 +180,7 @@ def split_lines(data: bytes) -> tuple[list[bytes], bytes]:
 
 
 def decode(message: bytes) -> tuple[str, bool]:
-    """Decode container output as UTF-8, replacing invalid bytes; say whether any were invalid."""
+    """Decode container output as UTF-8 with invalid bytes replaced, and flag whether any were."""
     try:
         return message.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -344,7 +344,7 @@ def is_error_level(level: str) -> bool:
 
 @dataclass
 class LogSummary:
-    """What a stretch of container output says, bounded for evidence."""
+    """Counts, levels and the last errors of a stretch of container output, bounded for evidence."""
 
     lines: int = 0
     structured_lines: int = 0

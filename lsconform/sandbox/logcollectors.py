@@ -59,7 +59,7 @@ def collector_objects(langsmith_namespace: str, faults: Iterable[str]) -> list[J
 
 
 def otel_config(langsmith_namespace: str, faults: frozenset[str]) -> JsonObject:
-    """The agent's collector configuration (the chart's `relay` key)."""
+    """Build the agent's collector configuration (the chart's `relay` key)."""
     include = ["/var/log/pods/*/*/*.log"]
     if "collector-glob-wrong" in faults:
         # One directory level short: the kubelet's files are <ns>_<pod>_<uid>/<container>/<n>.log.
@@ -115,7 +115,7 @@ def otel_config(langsmith_namespace: str, faults: frozenset[str]) -> JsonObject:
 
 
 def otel_objects(langsmith_namespace: str, faults: frozenset[str]) -> list[JsonObject]:
-    """The agent's ConfigMap and DaemonSet."""
+    """Build the agent's ConfigMap and DaemonSet."""
 
     labels = {
         "app.kubernetes.io/name": "opentelemetry-collector",
@@ -209,7 +209,7 @@ _FLUENT_BIT_FILTER_OUTPUT = """\
 
 
 def fluent_bit_config(langsmith_namespace: str, faults: frozenset[str]) -> str:
-    """The main Fluent Bit configuration (classic format), as the chart's `fluent-bit.conf`."""
+    """Build the main Fluent Bit configuration (classic format), the chart's `fluent-bit.conf`."""
     path = "/var/log/containers/*.log"
     if "collector-glob-wrong" in faults:
         # glob(3) has no recursive `**`: this needs a subdirectory and matches no file.
@@ -236,7 +236,7 @@ _CUSTOM_PARSERS = """\
 
 
 def fluent_bit_objects(langsmith_namespace: str, faults: frozenset[str]) -> list[JsonObject]:
-    """Fluent Bit's ConfigMap and DaemonSet."""
+    """Build Fluent Bit's ConfigMap and DaemonSet."""
     labels = {
         "app.kubernetes.io/name": "fluent-bit",
         "app.kubernetes.io/instance": FLUENT_BIT_NAME,

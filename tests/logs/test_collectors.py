@@ -289,7 +289,7 @@ pipeline:
 """
 
 
-def test_yaml_config_with_custom_json_parser_is_broken_on_cri():
+def test_yaml_json_parser_broken_on_cri():
     collector = fluentbit.load_collector("fb", {"fluent-bit.yaml": YAML_CONFIG}, reader(PODS))
     assert collector is not None
     verdict = collector.evaluate(target())

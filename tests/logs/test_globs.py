@@ -321,7 +321,8 @@ def test_fluentbit_table_agrees_with_libc(row, tmp_path: Path):
         libc.fnmatch(pattern.encode(), path.encode(), 0) == 0
         for pattern in split_comma_list(excludes)
     )
-    assert (matched and not excluded) is expected
+    selected = matched and not excluded
+    assert selected is expected
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,8 @@
 """The log checks against every sandbox profile and every log fault, through `pytest --sandbox`.
 
-Each run starts its own sandbox in a subprocess and the test reads the run's report.json:
-healthy profiles pass every log check and name each container's node path and its readers; each
-fault fails (or, for missing RBAC, errors) exactly the check meant to catch it, with its cause
-and fix.
+Each run starts its own sandbox in a subprocess, and the test reads the run's report.json.
+Healthy profiles pass every log check and name each container's node path and its readers. Each
+fault fails (or, for missing RBAC, errors) exactly the check meant to catch it, with cause and fix.
 """
 
 from __future__ import annotations

@@ -229,8 +229,8 @@ def from_files(paths: Sequence[Path]) -> Found:
     """Find collectors in local files: Kubernetes manifests, collector configurations, Fluent
     Bit files (a directory is read as one configuration) or Datadog Helm values.
 
-    Files have no pod spec, so mounts and the reader's user are not checked for bare
-    configurations; manifests that include the workload are checked in full.
+    A bare configuration file has no pod spec, so its mounts and user are not checked. A
+    manifest that includes the workload is checked in full.
     """
     found = Found()
     for path in paths:

@@ -188,7 +188,7 @@ def _yaml_section(
 def parse_any(
     text: str, name: str, files: Mapping[str, str], env: Mapping[str, str]
 ) -> tuple[list[Section], list[str]]:
-    """Parse a configuration file in whichever format its name or content says."""
+    """Parse a configuration file in the format its name or content shows (classic or YAML)."""
     if name.endswith((".yaml", ".yml")) or re.search(r"^pipeline\s*:", text, re.MULTILINE):
         return parse_yaml(text, files, env)
     return parse_classic(text, files, env)

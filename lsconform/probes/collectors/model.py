@@ -1,8 +1,8 @@
 """What a log collector is to lsconform, and what it would do with one container's log file.
 
 A collector family module (`otel`, `fluentbit`, `datadog`) turns configuration into `Collector`
-objects. Each answers `evaluate(target)`: would it select this container's log file, and if it
-selects it, could it open and parse it? The answer depends on three things besides the patterns:
+objects. `evaluate(target)` decides whether the collector selects a container's log file and, if
+it does, whether it can open and parse it. The answer depends on three things besides the patterns:
 
 - mounts: a collector sees the node's files only through its hostPath volumes, at the path it
   mounts them; a `/var/log/containers` link resolves inside the collector, so its absolute
@@ -26,7 +26,7 @@ from lsconform.probes.logfiles import LineFormat, RuntimeKind, container_link_na
 POD_LOG_ROOT = "/var/log/pods"
 CONTAINER_LINK_ROOT = "/var/log/containers"
 
-# Image defaults for the user a collector runs as, when its securityContext does not say.
+# Image defaults for the user a collector runs as, used when its securityContext sets none.
 # otel/opentelemetry-collector(-contrib) images set USER 10001; the Fluent Bit and Datadog agent
 # images run as root.
 _IMAGE_DEFAULT_UIDS = (
@@ -45,7 +45,7 @@ class Family(str, enum.Enum):
 
 
 class Outcome(str, enum.Enum):
-    """What a collector would do with one container's logs."""
+    """The outcome of one collector for one container's logs."""
 
     READS = "reads"
     NOT_SELECTED = "not-selected"
@@ -104,7 +104,7 @@ class HostMount:
 class Reader:
     """The pod and container a collector runs as: what it mounts, which user it runs as.
 
-    `run_as_user` is None when neither the securityContext nor a known image default says.
+    `run_as_user` is None when neither the securityContext nor a known image default sets it.
     `origin` names where the configuration came from (a Kubernetes object or a file).
     """
 
@@ -178,7 +178,7 @@ def _is_under(path: str, root: str) -> bool:
 
 @dataclass
 class Verdict:
-    """One collector's answer for one container: outcome, the path it reads, why, and the fix."""
+    """One collector's result for one container: outcome, the path it reads, reason and fix."""
 
     collector: str
     family: Family
@@ -354,7 +354,7 @@ def check_access(
 ) -> tuple[Outcome, str, str] | None:
     """Check that a selected file can be opened: mount, link target and permission.
 
-    Returns None when nothing stands in the way, else (outcome, reason, remedy). A reader known
+    Returns None when the file can be opened, else (outcome, reason, remedy). A reader known
     only from a configuration file is not checked, because its pod spec is unknown.
     """
     if not reader.known_mounts:

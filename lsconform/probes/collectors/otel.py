@@ -2,7 +2,7 @@
 
 A receiver only runs when a pipeline names it, so a `filelog` receiver that no `logs` pipeline
 lists reads nothing. Configuration values may reference environment variables as `${env:NAME}`
-or the older `${NAME}`; a variable that is not set expands to an empty string, as the collector's
+or the older `${NAME}`. A variable that is not set expands to an empty string, as the collector's
 confmap does.
 """
 
