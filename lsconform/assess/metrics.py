@@ -59,6 +59,15 @@ def _unusable(scrape: Scrape, check_id: str) -> CheckResult | None:
             Status.SKIP,
             f"no exposition to judge: HTTP {scrape.response.status} (see metrics.reachable)",
         )
+    if check_id != "metrics.content_type":
+        kind = classify_body(scrape.response.body, scrape.response.content_type).kind
+        if kind is BodyKind.HTML:
+            return _result(
+                scrape.target,
+                check_id,
+                Status.SKIP,
+                "the body is HTML, not an exposition (see metrics.content_type)",
+            )
     return None
 
 
@@ -156,8 +165,8 @@ def check_content_type(scrape: Scrape) -> CheckResult:
             target,
             "metrics.content_type",
             Status.FAIL,
-            "the endpoint returns an HTML page, not a metrics exposition (a web UI or SPA "
-            "fallback answers this path)",
+            f"the endpoint returns an HTML page (Content-Type {content_type or '(none)'}), not a "
+            "metrics exposition: a web UI or SPA fallback answers this path",
             evidence=evidence,
             remedy=f"serve Prometheus text on {target.path}, or point the scrape job at the "
             "port that does",
@@ -194,13 +203,6 @@ def check_exposition(scrape: Scrape) -> CheckResult:
         return skipped
     assert scrape.response is not None
     target = scrape.target
-    if classify_body(scrape.response.body, scrape.response.content_type).kind is BodyKind.HTML:
-        return _result(
-            target,
-            "metrics.parse",
-            Status.SKIP,
-            "the body is HTML, not an exposition (see metrics.content_type)",
-        )
     exposition = parse_scrape(scrape)
     # The Content-Type has a check of its own; here only the body counts.
     problems = [p for p in exposition.problems if not p.rule.startswith("content-type")]

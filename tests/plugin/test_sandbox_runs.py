@@ -19,7 +19,7 @@ METRICS_FAULTS = {
     "backend-metrics-down": ("metrics.reachable", "refuses connections"),
     "metrics-timeout": ("metrics.reachable", "probe timeout"),
     "metrics-malformed": ("metrics.parse", "line"),
-    "metrics-html": ("metrics.content_type", "text/html"),
+    "metrics-html": ("metrics.content_type", "HTML page"),
     "histogram-broken": ("metrics.parse", "bucket"),
     "metrics-families-missing": ("metrics.families", "langsmith_http_requests_total"),
     "port-name-renamed": ("metrics.collectable", "'http'"),
