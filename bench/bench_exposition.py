@@ -10,8 +10,9 @@ as the metrics checks call it), then `prometheus_client.parser.text_string_to_me
 (str in, every family consumed). The throughput ratio is the figure that matters; absolute
 numbers depend on the machine.
 
-Peak memory is measured in a fresh child process that builds the payload and runs only
-lsconform, as the maximum resident set size the kernel reports for it (payload included).
+Peak memory is measured in a fresh child process that reads the payload from a file and runs
+only lsconform, as the maximum resident set size the kernel reports for it (the payload's 50 MB
+and the interpreter included).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -93,12 +94,20 @@ def run_prometheus_client(text: str) -> tuple[float, int]:
 
 
 def peak_rss_mb() -> float:
-    # ru_maxrss is in kilobytes on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Return the peak resident set size of this process in MB, from /proc (Linux).
+
+    VmHWM belongs to the current address space, so unlike `ru_maxrss` it does not carry the
+    parent's peak over the fork and exec that started this process.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
-def measure_memory(size_mb: int) -> dict[str, float]:
-    payload = build_payload(size_mb * 1_000_000)
+def measure_memory(path: Path) -> dict[str, float]:
+    """Read the payload from `path` and parse it once; report the peak resident set size."""
+    payload = path.read_bytes()
     before = peak_rss_mb()
     run_lsconform(payload)
     return {"rss_before_parse_mb": before, "peak_rss_mb": peak_rss_mb()}
@@ -107,7 +116,8 @@ def measure_memory(size_mb: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=50, help="payload size in megabytes")
-    parser.add_argument("--memory-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each parser; best counts")
+    parser.add_argument("--memory-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
         "--skip-reference",
         action="store_true",
@@ -115,36 +125,49 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.memory_only:
-        print(json.dumps(measure_memory(args.size_mb)))
+        print(json.dumps(measure_memory(args.memory_only)))
         return
 
     payload = build_payload(args.size_mb * 1_000_000)
     megabytes = len(payload) / 1_000_000
     line_count = payload.count(b"\n")
-    print(f"payload: {megabytes:.1f} MB, {line_count} lines")
-    ours, ours_samples = run_lsconform(payload)
+    print(f"payload: {megabytes:.1f} MB, {line_count} lines; best of {args.repeat} runs")
+    text = payload.decode()
+    ours: list[float] = []
+    reference: list[float] = []
+    # The runs alternate so that a burst of load on the machine hits both parsers alike.
+    for _ in range(args.repeat):
+        elapsed, ours_samples = run_lsconform(payload)
+        ours.append(elapsed)
+        if not args.skip_reference:
+            elapsed, reference_samples = run_prometheus_client(text)
+            reference.append(elapsed)
+    best = min(ours)
     print(
-        f"lsconform parse+lint : {ours:6.2f} s  {megabytes / ours:6.1f} MB/s  "
+        f"lsconform parse+lint : {best:6.2f} s  {megabytes / best:6.1f} MB/s  "
         f"{ours_samples} samples"
     )
-    if not args.skip_reference:
-        text = payload.decode()
-        reference, reference_samples = run_prometheus_client(text)
+    if reference:
+        best_reference = min(reference)
         print(
-            f"prometheus_client    : {reference:6.2f} s  {megabytes / reference:6.1f} MB/s  "
-            f"{reference_samples} samples"
+            f"prometheus_client    : {best_reference:6.2f} s  "
+            f"{megabytes / best_reference:6.1f} MB/s  {reference_samples} samples"
         )
-        print(f"throughput ratio     : {reference / ours:.2f}x (target >= 3x)")
-    child = subprocess.run(
-        [sys.executable, __file__, "--memory-only", "--size-mb", str(args.size_mb)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+        print(f"throughput ratio     : {best_reference / best:.2f}x (target >= 3x)")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "payload.prom"
+        path.write_bytes(payload)
+        child = subprocess.run(
+            [sys.executable, __file__, "--memory-only", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     memory = json.loads(child.stdout)
     print(
         f"peak RSS (child, lsconform only): {memory['peak_rss_mb']:.0f} MB "
-        f"(before parsing: {memory['rss_before_parse_mb']:.0f} MB; target < 300 MB)"
+        f"(after reading the payload: {memory['rss_before_parse_mb']:.0f} MB; "
+        "target < 300 MB)"
     )
 
 
