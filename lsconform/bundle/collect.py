@@ -266,7 +266,15 @@ class Collector:
                 for task in self._pod_tasks(pods, ns)
             ]
             self._run_wave(pool, third)
+        self._close_port_forward()
         return self.result
+
+    def _close_port_forward(self) -> None:
+        # NOTE: PortForwardTransport offers no close(); its ApiClient holds pooled TLS
+        # connections that would otherwise be left for the garbage collector.
+        if self._forward is not None:
+            self._forward._api.close()
+            self._forward = None
 
     def _list_kind(self, kind: str, resource: str) -> None:
         path = api_path(resource, namespace=self.namespace)
@@ -697,7 +705,7 @@ class Collector:
             record = CollectionError(
                 target,
                 source,
-                "forbidden" if response.status == 403 else "http-error",
+                {403: "forbidden", 404: "not-found"}.get(response.status, "http-error"),
                 f"HTTP {response.status}: {message}{hint}",
             )
             with self._lock:
