@@ -301,3 +301,18 @@ def test_stop_removes_private_postgres_dir(tmp_path: Path) -> None:
     assert refuses(plan["ip"], 5432)
     if private is not None:
         assert not private.exists()
+
+
+def test_nginx_exit_reported_in_status(tmp_path: Path) -> None:
+    need("nginx")
+    plan = make_plan(tmp_path, "langsmith-frontend-1-busy", "frontend", "frontend",
+                     [("frontend", 8080)])  # fmt: skip
+    with socket.socket() as blocker:
+        blocker.bind((plan["ip"], 8080))
+        blocker.listen()
+        with start_pods([plan], tmp_path, frozenset()) as group:
+            entry = group.status[f"langsmith/{plan['name']}"]["frontend"]
+    assert entry["started"] is False
+    assert entry["reason"].endswith("nginx exited with code 1")
+    log_text = (log_files(plan) / "0.log").read_text()
+    assert "Address already in use" in log_text

@@ -379,3 +379,16 @@ def test_first_scrape_has_every_family(tmp_path: Path) -> None:
     for family in LANGSMITH_HTTP_FAMILIES:
         name = family.removesuffix("_total")
         assert parsed[name].samples, family
+
+
+def test_bind_failure_reported_in_status(tmp_path: Path) -> None:
+    plan = make_plan(
+        tmp_path, "langsmith-backend-1-busy", "langsmith-service", "backend", [("backend", 1984)]
+    )
+    with socket.socket() as blocker:
+        blocker.bind((plan["ip"], 1984))
+        blocker.listen()
+        with start_pods([plan], tmp_path, frozenset()) as group:
+            entry = group.status[f"langsmith/{plan['name']}"]["backend"]
+    assert entry["started"] is False
+    assert entry["reason"].startswith(f"failed to bind {plan['ip']}: ")

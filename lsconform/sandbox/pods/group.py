@@ -395,7 +395,7 @@ def _await_real(group: PodGroup, waits: Waits) -> None:
     results: dict[str, tuple[bool, str]] = {}
 
     def check(plan: dict[str, Any], ip: str, port: int, process: ManagedProcess) -> None:
-        ok = wait_for_port(ip, port, PORT_READY_TIMEOUT_S, alive=process.is_running)
+        ok = wait_for_port(ip, port, PORT_READY_TIMEOUT_S, process)
         if ok:
             results[pod_key(plan)] = (True, f"running ({process.argv[0]}, pid {process.pid})")
         elif not process.is_running():

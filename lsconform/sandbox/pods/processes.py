@@ -116,17 +116,67 @@ class ManagedProcess:
             log.warning("cannot signal %s: %s", self.name, error)
 
 
-def wait_for_port(
-    host: str, port: int, timeout: float, alive: Callable[[], bool] | None = None
-) -> bool:
-    """Poll until host:port accepts a TCP connection, the timeout passes or `alive()` is False."""
+def _listening_inodes(host: str, port: int) -> set[str]:
+    """Return the socket inodes listening on IPv4 host:port, from /proc/net/tcp."""
+    local = f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    inodes: set[str] = set()
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return inodes
+    for line in lines:
+        fields = line.split()
+        if fields[1] == local and fields[3] == "0A":  # 0A is TCP_LISTEN
+            inodes.add(fields[9])
+    return inodes
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name: state, ppid, pgrp.
+        if int(stat[stat.rfind(")") + 2 :].split()[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def owns_listener(pgid: int, host: str, port: int) -> bool:
+    """Tell whether a process of group `pgid` holds the socket listening on host:port."""
+    inodes = _listening_inodes(host, port)
+    if not inodes:
+        return False
+    for pid in _group_pids(pgid):
+        try:
+            descriptors = list(Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            continue
+        for descriptor in descriptors:
+            try:
+                target = os.readlink(descriptor)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return True
+    return False
+
+
+def wait_for_port(host: str, port: int, timeout: float, process: ManagedProcess) -> bool:
+    """Poll until `process` (or its group) listens on host:port.
+
+    Returns False when the timeout passes or the process exits first. Another program that
+    happens to listen on the same address does not count.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
-        except OSError:
-            if alive is not None and not alive():
-                return False
-            time.sleep(0.05)
+        if owns_listener(process.pid, host, port):
+            return True
+        if not process.is_running():
+            return False
+        time.sleep(0.05)
     return False

@@ -9,10 +9,11 @@ an in-cluster host name is swapped for the address of a pod behind that Service 
 
 How LangSmith's own services read these settings is application code that the chart does not show.
 This module assumes that with `OTEL_USE_TLS="true"` the services attempt TLS even against an
-`http://` endpoint, so the chart's default `useTls: true` breaks export to a plaintext collector. So OTLP/HTTP uses TLS when the scheme is `https` or
-`OTEL_USE_TLS` is "true". For gRPC, `OTEL_EXPORTER_OTLP_INSECURE="true"` (or
-`OTEL_USE_TLS="false"`) means plaintext; with neither set, an `http://` endpoint means plaintext
-and anything else TLS, as in the OpenTelemetry Python gRPC exporter.
+`http://` endpoint, so the chart's default `useTls: true` breaks export to a plaintext collector.
+OTLP/HTTP therefore uses TLS when the scheme is `https` or `OTEL_USE_TLS` is "true". For gRPC,
+`OTEL_EXPORTER_OTLP_INSECURE="true"` (or `OTEL_USE_TLS="false"`) means plaintext. With neither
+set, an `http://` endpoint means plaintext and anything else TLS, as in the OpenTelemetry Python
+gRPC exporter.
 """
 
 from __future__ import annotations
