@@ -175,7 +175,7 @@ def _forbidden(check_id: str, error: Forbidden, target: str = "") -> CheckResult
 
 @dataclass
 class CollectorPlace:
-    """Where the collector behind OTLP_ENDPOINT runs: its Service, a ready pod and its port."""
+    """Location of the collector behind OTLP_ENDPOINT: its Service, a ready pod and its port."""
 
     service: ServiceReference
     pod: str
@@ -241,7 +241,7 @@ class TracesRun:
     # -- traces.values ----------------------------------------------------------------------
 
     def check_values(self) -> CheckResult:
-        """Tracing settings in the user values sit under config.observability.tracing."""
+        """Check that tracing settings in the user values sit under config.observability.tracing."""
         return self._once("traces.values", self._values)
 
     def _values(self) -> CheckResult:
@@ -269,7 +269,7 @@ class TracesRun:
     # -- traces.enabled ---------------------------------------------------------------------
 
     def check_enabled(self) -> CheckResult:
-        """The config ConfigMap turns tracing on; off is reported as off with how to enable it."""
+        """Check that the config ConfigMap turns tracing on; report off with how to enable it."""
         return self._once("traces.enabled", self._enabled)
 
     def _enabled(self) -> CheckResult:
@@ -309,7 +309,7 @@ class TracesRun:
     # -- traces.endpoint --------------------------------------------------------------------
 
     def check_endpoint(self) -> CheckResult:
-        """OTLP_ENDPOINT has the form OTEL_EXPORTER needs; gRPC-only components are named."""
+        """Check that OTLP_ENDPOINT has the form OTEL_EXPORTER needs; name gRPC-only components."""
         return self._once("traces.endpoint", self._endpoint)
 
     def _endpoint(self) -> CheckResult:
@@ -363,8 +363,8 @@ class TracesRun:
     # -- traces.pod-env ---------------------------------------------------------------------
 
     def check_pod_env(self, target: EnvTarget) -> CheckResult:
-        """Each pod of the component carries the ConfigMap's tracing values and started after
-        its last change."""
+        """Check that each pod of the component carries the ConfigMap's tracing values and started
+        after its last change."""
         return self._once(f"traces.pod-env/{target.id}", lambda: self._pod_env(target))
 
     def _configmap_changed_at(self) -> datetime | None:
@@ -449,7 +449,7 @@ class TracesRun:
     # -- traces.collector -------------------------------------------------------------------
 
     def check_collector(self) -> CheckResult:
-        """The endpoint's Service has a ready pod, and a TCP connection to it succeeds."""
+        """Check that the endpoint's Service has a ready pod that accepts a TCP connection."""
         return self._once("traces.collector", self._collector)
 
     def _collector(self) -> CheckResult:
@@ -575,7 +575,7 @@ class TracesRun:
     # -- traces.tls -------------------------------------------------------------------------
 
     def check_tls(self) -> CheckResult:
-        """The collector's answer to a TLS ClientHello agrees with the configured TLS mode."""
+        """Check that the collector's response to a TLS ClientHello agrees with the TLS setting."""
         return self._once("traces.tls", self._tls)
 
     def _tls(self) -> CheckResult:
@@ -590,7 +590,9 @@ class TracesRun:
         evidence: dict[str, Any] = {
             "OTLP_ENDPOINT": endpoint.raw,
             "OTEL_USE_TLS": self.config.keys.get("OTEL_USE_TLS"),
-            "client_uses_tls": expects,
+            "client_uses_tls": "unknown: OTEL_USE_TLS and the scheme disagree"
+            if static
+            else expects,
             **probe.evidence,
         }
         if probe.speaks_tls is None:
@@ -640,7 +642,7 @@ class TracesRun:
     # -- traces.accepts ---------------------------------------------------------------------
 
     def check_accepts(self) -> CheckResult:
-        """The collector accepts a probe export over the configured protocol, rejecting none."""
+        """Check that the collector accepts a probe export over the configured protocol in full."""
         return self._once("traces.accepts", self._accepts)
 
     def _accepts(self) -> CheckResult:
@@ -688,7 +690,7 @@ class TracesRun:
     # -- traces.arrival ---------------------------------------------------------------------
 
     def check_arrival(self, target: TracedTarget) -> CheckResult:
-        """Spans of the component's own service reach the collector (or a trace backend)."""
+        """Check that spans of the component's service reach the collector or a trace backend."""
         return self._once(f"traces.arrival/{target.id}", lambda: self._arrival(target))
 
     def _arrival(self, target: TracedTarget) -> CheckResult:
@@ -751,7 +753,7 @@ class TracesRun:
         )
         if response.status != 200:
             raise ClusterError(
-                f"the collector's /metrics answered HTTP {response.status}",
+                f"the collector's /metrics returned HTTP {response.status}",
                 fix="expose the collector's telemetry on port 8888",
             )
         return parse_span_counters(response.text())

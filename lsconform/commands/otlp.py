@@ -1,4 +1,4 @@
-"""`lsconform otlp probe ENDPOINT`: send one small OTLP trace and say what happened, in one line.
+"""`lsconform otlp probe ENDPOINT`: send one small OTLP trace and report the outcome in one line.
 
 Exit status: 0 when the collector accepted every span, 1 when it did not (refused, rejected,
 partially rejected, timed out), 2 for invalid arguments.
@@ -122,7 +122,7 @@ def run_probe(args: argparse.Namespace) -> int:
         )
         return 2
     tls = pick_tls(endpoint, protocol, args.insecure)
-    # gRPC's C core logs failed handshakes to stderr at INFO; the one-line explanation says it.
+    # gRPC's C core logs failed handshakes to stderr at INFO; the one-line explanation covers it.
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     from lsconform.probes.otlp_client import export
 

@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 
 log = logging.getLogger(__name__)
 
-# The probe's spans carry this resource attribute with a fresh id, so they can be told apart from
+# The probe's spans carry this resource attribute with a fresh id, so they can be distinguished from
 # every other span in a collector or a trace backend.
 PROBE_ATTRIBUTE = "lsconform.probe.id"
 PROBE_SERVICE_NAME = "lsconform-probe"
@@ -52,7 +52,7 @@ class OtlpDecodeError(ValueError):
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What a collector returned for one export request.
+    """The result a collector returned for one export request.
 
     `rejected_spans` and `error_message` come from the response's `partial_success` field
     (OTLP 1.0): a collector that accepted the request may still have dropped some spans.

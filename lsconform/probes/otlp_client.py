@@ -47,7 +47,7 @@ DIAGNOSIS_TIMEOUT = 3.0
 @dataclass(frozen=True)
 class ExportOutcome:
     """The outcome of one export: `kind` is ACCEPTED, PARTIAL, HTTP_STATUS, GRPC_STATUS,
-    BAD_RESPONSE or a `otlp_wire` error kind; `explanation` says it in one line."""
+    BAD_RESPONSE or a `otlp_wire` error kind; `explanation` states it in one line."""
 
     protocol: str
     target: str
@@ -76,7 +76,7 @@ def export(
     cafile: str | None = None,
     verify: bool = True,
 ) -> ExportOutcome:
-    """Send `request` to `endpoint` over `protocol` (`http` or `grpc`) and classify the answer.
+    """Send `request` to `endpoint` over `protocol` (`http` or `grpc`) and classify the response.
 
     `tls` says whether to dial with TLS; `verify` whether to check the server's certificate
     (always on for gRPC, which grpcio cannot turn off). `timeout` is in seconds.

@@ -32,7 +32,7 @@ Fetch = Callable[[str], tuple[int, bytes]]
 
 
 class BackendError(Exception):
-    """A trace backend that could not be queried; the message says what it returned."""
+    """A failed trace backend query. The message contains what the backend returned."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class BackendHit:
 
 def _json(status: int, body: bytes, what: str) -> Any:
     if status != 200:
-        raise BackendError(f"{what} answered HTTP {status}: {body[:120]!r}")
+        raise BackendError(f"{what} returned HTTP {status}: {body[:120]!r}")
     try:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -119,7 +119,7 @@ def detect_backend(fetch: Fetch) -> str:
     if status == 200:
         return "jaeger"
     raise BackendError(
-        "neither Tempo (/api/echo) nor Jaeger (/api/services) answered at the trace backend URL"
+        "neither Tempo (/api/echo) nor Jaeger (/api/services) responded at the trace backend URL"
     )
 
 

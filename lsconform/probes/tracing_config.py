@@ -218,7 +218,7 @@ def compare_env(
 
 
 def reads_configmap(container: Mapping[str, Any], configmap: str) -> bool:
-    """Whether a container takes env from the named ConfigMap (envFrom or a key reference)."""
+    """Return whether a container takes env from the named ConfigMap (envFrom or a key ref)."""
     for source in container.get("envFrom") or []:
         if (source.get("configMapRef") or {}).get("name") == configmap:
             return True

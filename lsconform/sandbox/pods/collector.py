@@ -365,7 +365,7 @@ def _decompress(body: bytes, encoding: str) -> bytes:
 
 
 def _status_message(code: int, message: str) -> bytes:
-    # The collector answers OTLP/HTTP errors with a google.rpc.Status; field 1 is the code and
+    # The collector returns OTLP/HTTP errors as a google.rpc.Status, where field 1 is the code and
     # field 2 the message, encoded by hand to avoid depending on googleapis' protos.
     text = message.encode("utf-8")[:1024]
     return bytes([0x08, code, 0x12]) + _varint(len(text)) + text
@@ -477,7 +477,7 @@ def _tempo_service(query: Mapping[str, list[str]]) -> str | None:
 
 
 def tempo_search(store: SpanStore, query: Mapping[str, list[str]]) -> dict[str, Any]:
-    """Answer a Tempo `/api/search` with the traces that have a span of the asked service."""
+    """Build the response to a Tempo `/api/search`: traces with a span of the requested service."""
     start, end, limit = _search_window(query)
     service = _tempo_service(query)
     found = []
@@ -509,7 +509,7 @@ def _in_window(spans: Iterable[StoredSpan], start: int, end: int) -> bool:
 
 
 def jaeger_search(store: SpanStore, service: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
-    """Answer a Jaeger `/api/traces?service=` with traces holding spans of that service."""
+    """Build the response to a Jaeger `/api/traces?service=`: traces with spans of that service."""
     _, _, limit = _search_window(query)
     data = []
     for spans in reversed(store.traces()):
