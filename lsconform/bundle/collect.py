@@ -273,7 +273,7 @@ class Collector:
         # NOTE: PortForwardTransport offers no close(); its ApiClient holds pooled TLS
         # connections that would otherwise be left for the garbage collector.
         if self._forward is not None:
-            self._forward._api.close()
+            self._forward._api.close()  # type: ignore[no-untyped-call]
             self._forward = None
 
     def _list_kind(self, kind: str, resource: str) -> None:

@@ -50,6 +50,11 @@ def _members(summary: BundleSummary) -> dict[str, bytes]:
     return {name.split("/", 1)[1]: content for name, content in read_members(summary.path)}
 
 
+def _bundle_of(sandbox: Sandbox, target: Path) -> BundleSummary:
+    with ClusterClient.from_kubeconfig(sandbox.kubeconfig) as connected:
+        return write_bundle(connected, sandbox.namespace, target)
+
+
 def _secret_strings(value: Any) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -178,8 +183,7 @@ def test_no_redact_has_canaries(sandbox: Sandbox, client: ClusterClient, tmp_pat
 
 def test_pod_vanishes(tmp_path: Path) -> None:
     with Sandbox(profile="default", faults=["pod-vanishes"], workdir=tmp_path / "sb") as running:
-        with ClusterClient.from_kubeconfig(running.kubeconfig) as connected:
-            summary = write_bundle(connected, running.namespace, tmp_path / "b.tar.gz")
+        summary = _bundle_of(running, tmp_path / "b.tar.gz")
     assert summary.path.is_file()
     failed = {error["artefact"]: error for error in summary.manifest["errors"]}
     logs = [path for path in failed if path.startswith("logs/langsmith-backend-")]
@@ -221,8 +225,7 @@ def test_without_secrets_access(tmp_path: Path) -> None:
     role = tmp_path / "role.yaml"
     role.write_text(NO_SECRETS_ROLE)
     with Sandbox(profile="default", rbac_role=role, workdir=tmp_path / "sb") as running:
-        with ClusterClient.from_kubeconfig(running.kubeconfig) as connected:
-            summary = write_bundle(connected, running.namespace, tmp_path / "b.tar.gz")
+        summary = _bundle_of(running, tmp_path / "b.tar.gz")
     assert summary.path.is_file()
     errors = {error["artefact"]: error for error in summary.manifest["errors"]}
     assert errors["resources/secrets.yaml"]["kind"] == "forbidden"
