@@ -188,9 +188,12 @@ class LogEvidence:
                 self._node_files[target.id] = self._pool.submit(self._read_node_files, target)
 
     def close(self) -> None:
-        """Stop fetching; results not yet read are dropped."""
+        """Stop fetching: drop requests not started and wait for the ones in flight.
+
+        The wait is bounded, because every request has the probe timeout.
+        """
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def facts(self) -> ClusterFacts:
         """Return the pods, node runtimes and collectors of the cluster."""

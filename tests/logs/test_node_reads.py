@@ -242,3 +242,86 @@ def test_stale_file_fails(client, api):
     result = node_file_result(client)
     assert result.status is Status.FAIL
     assert "not where the runtime writes now" in result.summary
+
+
+# --- The output and collector checks against the same server -------------------------------
+
+
+def run_check(client: ClusterClient, check, container: Container | None = None):
+    rel = release()
+    if container is not None:
+        rel.components[0].pods[0].containers = [container]
+    evidence = logs.LogEvidence(rel, client, Settings(namespace=NS, probe_timeout=5.0))
+    try:
+        [target] = logs.log_targets(rel)
+        return check(evidence, target)
+    finally:
+        evidence.close()
+
+
+def test_output_forbidden_is_error_with_rule(client, api):
+    api.routes[f"/api/v1/namespaces/{NS}/pods/{POD}/log"] = lambda: (403, b"{}")
+    result = run_check(client, logs.check_output)
+    assert result.status is Status.ERROR
+    assert 'resources: ["pods/log"]' in result.remedy
+
+
+def test_output_error_share_warns(client, api):
+    body = "".join(f'{T} {{"level":"error","msg":"db down {i}"}}\n' for i in range(30))
+    api.routes[f"/api/v1/namespaces/{NS}/pods/{POD}/log"] = lambda: (200, body.encode())
+    result = run_check(client, logs.check_output)
+    assert result.status is Status.WARN
+    assert "100% of the last 30 lines" in result.summary
+    assert result.evidence["error_share"] == 1.0
+
+
+def test_output_oom_kill_fails(client, api):
+    container = Container(
+        name="backend",
+        container_id=f"containerd://{CID}",
+        restart_count=2,
+        last_termination_reason="OOMKilled",
+        last_exit_code=137,
+    )
+    result = run_check(client, logs.check_output, container)
+    assert result.status is Status.FAIL
+    assert "restarted 2 times; the last run was OOMKilled" in result.summary
+    assert "memory limit" in result.remedy
+
+
+def test_output_clean_restart_passes(client, api):
+    container = Container(
+        name="backend",
+        container_id=f"containerd://{CID}",
+        restart_count=1,
+        last_termination_reason="Completed",
+        last_exit_code=0,
+    )
+    result = run_check(client, logs.check_output, container)
+    assert result.status is Status.PASS, result.summary
+
+
+def test_output_structured_lines_counted(client, api):
+    body = f'{T} {{"level":"info","msg":"a"}}\n{T} plain text\n'.encode()
+    api.routes[f"/api/v1/namespaces/{NS}/pods/{POD}/log"] = lambda: (200, body)
+    result = run_check(client, logs.check_output)
+    assert result.status is Status.PASS
+    assert result.evidence["structured_lines"] == 1
+    assert result.evidence["lines"] == 2
+
+
+def test_collected_without_collectors_fails(client, api):
+    for kind in ("daemonsets", "deployments", "statefulsets"):
+        api.routes[f"/apis/apps/v1/{kind}"] = lambda: (200, items("List"))
+    result = run_check(client, logs.check_collected)
+    assert result.status is Status.FAIL
+    assert "no log collector found" in result.summary
+    assert result.evidence["pod_path"] == f"/var/log/pods/{NS}_{POD}_{UID}/backend/0.log"
+
+
+def test_collected_unlistable_is_error(client, api):
+    for kind in ("daemonsets", "deployments", "statefulsets"):
+        api.routes[f"/apis/apps/v1/{kind}"] = lambda: (403, b"{}")
+    result = run_check(client, logs.check_collected)
+    assert result.status is Status.ERROR
+    assert any("cannot list" in problem for problem in result.evidence["discovery_problems"])
