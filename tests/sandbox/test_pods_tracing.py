@@ -364,3 +364,19 @@ def test_tls_against_plaintext_fails_and_is_logged(
     assert received.requests == []
     pattern = rf"failed to export \d+ spans to https://{re.escape(ip)}:{port}/v1/traces"
     assert re.search(pattern, current.read_text())
+
+
+def test_collector_log_ignores_other_pods_faults(tmp_path: Path) -> None:
+    collector = make_plan(
+        tmp_path,
+        "langsmith-observability-collector-gateway-collector-5-q8w7e",
+        "otel-collector",
+        "",
+        [("otlp-grpc", 4317), ("otlp-http", 4318)],
+        namespace="langsmith-observability",
+        container="otc-container",
+    )
+    backend = _backend(tmp_path, {})
+    with start_pods([backend, collector], tmp_path, frozenset({"container-silent"})):
+        assert (log_files(backend) / "0.log").read_text() == ""
+        assert (log_files(collector) / "0.log").read_text() != ""

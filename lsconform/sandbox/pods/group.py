@@ -30,7 +30,7 @@ from lsconform.sandbox.pods.binaries import (
     require_real,
 )
 from lsconform.sandbox.pods.crilog import ContainerLog, log_mode
-from lsconform.sandbox.pods.plans import assign_faults, pod_key
+from lsconform.sandbox.pods.plans import POD_FAULTS, assign_faults, pod_key
 from lsconform.sandbox.pods.processes import ManagedProcess, _die_with_parent, wait_for_port
 from lsconform.sandbox.pods.records import effective_restart_count, write_previous_run
 from lsconform.sandbox.pods.tracing import load_dns
@@ -158,7 +158,7 @@ def start_pods(
         _launch_host(group, simulated)
         _start_real(group, plans, pod_faults, found, waits)
         if collector_start is not None:
-            _start_collectors(group, plans, faults, collector_start)
+            _start_collectors(group, plans, faults, pod_faults, collector_start)
         _await_host(group, simulated)
         _await_real(group, waits)
     except BaseException:
@@ -439,14 +439,20 @@ def _start_collectors(
     group: PodGroup,
     plans: list[dict[str, Any]],
     faults: frozenset[str],
+    pod_faults: dict[str, set[str]],
     start: Callable[..., Any],
 ) -> None:
-    """Start each otel-collector pod with the collector module."""
+    """Start each otel-collector pod with the collector module.
+
+    The collector gets the run's faults without the pod-side faults of this package that concern
+    other pods (a backend's `container-silent` must not silence the collector's own log).
+    """
     collector_plans = [p for p in plans if p.get("role") == "otel-collector"]
     dns = load_dns(group.workdir) or {}
     for plan in collector_plans:
+        own = frozenset(faults - (POD_FAULTS - pod_faults[pod_key(plan)]))
         try:
-            handle = start(plan, group.workdir, faults, dns)
+            handle = start(plan, group.workdir, own, dns)
         except Exception as error:  # another module's failure must not take down every pod
             log.exception("the OTel collector for %s failed to start", pod_key(plan))
             _set_status(group, plan, False, f"collector failed to start: {error}")
