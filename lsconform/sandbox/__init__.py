@@ -1,10 +1,10 @@
 """The sandbox: a self-hosted LangSmith release played on loopback, healthy or with faults.
 
-`Sandbox(...)` starts `python -m lsconform.sandbox` as a child process in its own process group,
-waits (bounded) for its ready file and exposes what a client needs: the kubeconfig path, the
-namespace and release, the API URL and token, the workdir, the ready document and the audit log.
-Leaving the `with` block, or `stop()`, sends SIGTERM and waits for the child to stop every
-process it started; a child that does not stop in time is killed with its process group.
+`Sandbox(...)` starts `python -m lsconform.sandbox` as a child process in its own process group
+and waits, bounded, for its ready file. It then exposes what a client needs: the kubeconfig path,
+the namespace and release, the API URL and token, the workdir, the ready document and the audit
+log. Leaving the `with` block, or `stop()`, sends SIGTERM and waits for the child to stop every
+process it started. A child that does not stop in time is killed with its process group.
 
     with Sandbox(profile="default", faults=["replica-not-ready"]) as sandbox:
         run_suite(kubeconfig=sandbox.kubeconfig, namespace=sandbox.namespace)
@@ -31,8 +31,8 @@ import yaml
 
 logger = logging.getLogger(__name__)
 
-# Start-up takes about 2 s for the default profile on 2 cores; the bound covers slow CI machines
-# and the ~50-pod profile with real PostgreSQL instances.
+# Start-up takes about 2 to 4 s for the default profile on 2 cores (bench_sandbox_start.py). The
+# bound leaves room for slow CI machines and the ~50-pod profile.
 START_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 20.0
 STDERR_TAIL_BYTES = 4000
@@ -41,7 +41,7 @@ __all__ = ["Sandbox", "SandboxError"]
 
 
 class SandboxError(RuntimeError):
-    """The sandbox child failed to start or stopped early; the message holds its stderr tail."""
+    """The sandbox child failed to start or stopped early; the message ends with its stderr."""
 
 
 class Sandbox:
@@ -82,7 +82,7 @@ class Sandbox:
     # Lifecycle.
 
     def command(self) -> list[str]:
-        """The child's command line."""
+        """Return the child's command line."""
         argv = [sys.executable, "-m", "lsconform.sandbox", "--profile", self.profile]
         argv += ["--workdir", str(self.workdir), "--ready-file", str(self.ready_path)]
         for fault in self.faults:
@@ -208,12 +208,12 @@ class Sandbox:
 
     @property
     def token(self) -> str:
-        """The bearer token, read from the kubeconfig (the ready file never holds it)."""
+        """The bearer token, read from the kubeconfig (the ready file never contains it)."""
         config = yaml.safe_load(self.kubeconfig.read_text(encoding="utf-8"))
         return str(config["users"][0]["user"]["token"])
 
     def audit(self) -> list[dict[str, Any]]:
-        """The API server's audit records so far (one per request)."""
+        """Return the API server's audit records so far (one per request)."""
         path = self.workdir / "audit.jsonl"
         if not path.exists():
             return []

@@ -1,15 +1,15 @@
 """A compact renderer of the objects the LangSmith Helm chart produces.
 
 `render(release, namespace, values)` returns the documents `helm template` would print for chart
-`langsmith` 0.17.0-rc.12 with the same values, limited to what the sandbox plays: the naming rules
-(`fullnameOverride`, `nameOverride`, a release name containing the chart name), the five common
-labels, selector labels, container and Service ports and their names, probes, `envFrom` on the
-`<fullname>-config` ConfigMap, checksum annotations and replica counts. Each document carries the
-chart template path that `helm template` prints as its `# Source:` comment.
+`langsmith` 0.17.0-rc.12 with the same values, limited to what the sandbox plays. That covers the
+naming rules (`fullnameOverride`, `nameOverride`, a release name containing the chart name), the
+five common labels, selector labels, container and Service ports and their names, probes,
+`envFrom` on the `<fullname>-config` ConfigMap, checksum annotations and replica counts. Each
+document carries the chart template path that `helm template` prints as its `# Source:` comment.
 
-This is our own description of the chart's shapes, not the chart: environment variables are a
-representative subset (every variable the suite or the simulated services read, plus those that
-carry credentials), and only the values listed in `DEFAULT_VALUES` have an effect.
+This is our own description of the chart's shapes, not the chart. Environment variables are a
+representative subset: every variable the suite or the simulated services read, plus those that
+carry credentials. Only the values listed in `DEFAULT_VALUES` have an effect.
 """
 
 from __future__ import annotations
@@ -288,7 +288,8 @@ def clickhouse_external(values: Mapping[str, Any]) -> bool:
 
 
 def component_suffix(component: Component, values: Mapping[str, Any]) -> str:
-    """The `<comp>.name` value, which users may change (default: the component's suffix)."""
+    """Return the `<comp>.name` value, which users may change (default: the component's
+    suffix)."""
     return str(lookup(values, f"{component.key}.name", component.suffix) or component.suffix)
 
 
@@ -562,7 +563,7 @@ class _Renderer:
         return data
 
     def tracing_data(self) -> dict[str, str]:
-        """The OTEL keys of `<fullname>-config`, exactly as the chart renders them.
+        """Return the OTEL keys of `<fullname>-config`, exactly as the chart renders them.
 
         With tracing off the chart writes only OTEL_TRACING_ENABLED="false" and OTLP_ENDPOINT="";
         the other keys are absent, not empty.
@@ -972,7 +973,7 @@ class _Renderer:
         return bool(lookup(self.values, f"{key}.enabled", True))
 
     def agent_deployments(self) -> Iterator[Document]:
-        """The insights and polly api-server and queue Deployments.
+        """Render the insights and polly api-server and queue Deployments.
 
         They read `<fullname>-config` through envFrom but carry no checksum annotation, so they
         keep the environment they started with until someone restarts them.
@@ -1251,8 +1252,9 @@ _CLICKHOUSE_LOGGING = """<clickhouse>
 
 
 def frontend_nginx_conf(fullname: str, namespace: str) -> str:
-    """A compact nginx.conf with the chart's rules that matter to telemetry: JSON access log to
-    stdout, /health unlogged, and /nginx_status answering only 127.0.0.1 and ::1."""
+    """Return a compact nginx.conf with the chart's rules that matter to telemetry: the JSON
+    access log to stdout, /health unlogged, and /nginx_status allowed only from 127.0.0.1 and
+    ::1."""
     backend = f"{fullname}-backend.{namespace}.svc.cluster.local"
     return f"""log_format cache_log_json escape=json
 '{{'

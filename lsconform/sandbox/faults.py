@@ -1,8 +1,8 @@
 """The sandbox's named faults: what each breaks, the real case it reproduces, and who applies it.
 
-Every part of the sandbox receives the whole set of fault names and applies its own: the state
-builder (`state`) changes objects, values and pod plans; the pod processes (`pods`) change what
-a pod serves or writes; `both` means each side does its part. This module also holds the
+Every part of the sandbox receives the whole set of fault names and applies its own. The state
+builder (`state`) changes objects, values and pod plans. The pod processes (`pods`) change what a
+pod serves or writes. `both` means each side does its part. This module also holds the
 state-side appliers, called by the state builder at fixed stages (values, documents, pods,
 Helm revisions).
 """
@@ -342,14 +342,14 @@ def adjust_documents(faults: Iterable[str], documents: list[Document], fullname:
 
 
 def stale_env(values: JsonObject) -> dict[str, str]:
-    """The OTEL env an agent-feature pod kept from before tracing was configured: the chart's
-    tracing-off keys."""
+    """Return the OTEL env an agent-feature pod kept from before tracing was configured: the
+    chart's tracing-off keys."""
     del values
     return {"OTEL_TRACING_ENABLED": "false", "OTLP_ENDPOINT": ""}
 
 
 RBAC_NO_NODE_PROXY_ROLE = """\
-# A ClusterRole for the conformance suite that forgets nodes/proxy, so node log listing
+# A ClusterRole for the conformance suite that lacks nodes/proxy, so node log listing
 # (GET /api/v1/nodes/<node>/proxy/logs/) is forbidden.
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

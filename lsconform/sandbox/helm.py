@@ -74,7 +74,7 @@ def decode_release(helm_encoded: str) -> JsonObject:
 
 
 def hook_entry(document: Document, last_run: str) -> JsonObject:
-    """One element of the release's `hooks` list, as Helm stores it."""
+    """Return one element of the release's `hooks` list, as Helm stores it."""
     annotations = document.obj["metadata"].get("annotations") or {}
     events = [e.strip() for e in str(annotations.get("helm.sh/hook", "")).split(",") if e.strip()]
     policies = [
@@ -106,7 +106,7 @@ def release_payload(
     notes: str,
     manifest: str | None = None,
 ) -> JsonObject:
-    """The JSON Helm stores for one revision; `manifest` saves rendering it again."""
+    """Return the JSON Helm stores for one revision; `manifest` saves rendering it again."""
     docs = list(documents)
     resources = [d for d in docs if not d.is_hook]
     hooks = [hook_entry(d, revision.deployed_at) for d in docs if d.is_hook]
@@ -152,7 +152,7 @@ def secret_name(release: str, revision: int) -> str:
 def release_secret(
     payload: Mapping[str, Any], *, corrupt: bool = False, created_unix: int = 0
 ) -> JsonObject:
-    """The Secret Helm's storage driver writes for one revision.
+    """Return the Secret Helm's storage driver writes for one revision.
 
     With `corrupt`, `data.release` is valid base64 of bytes that are neither gzip nor JSON, the
     way a truncated or hand-edited Secret looks.

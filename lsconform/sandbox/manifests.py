@@ -5,8 +5,8 @@ usually preceded by a `# Source: <chart>/templates/<file>` comment. Documents an
 `helm.sh/hook` are hooks: Helm keeps them out of the release manifest and stores them in the
 release's `hooks` list instead.
 
-Rules for bad input (each raises `ManifestError` naming the file, the document number and the
-fix, unless it says "skipped"):
+Rules for bad input. Each raises `ManifestError` naming the file, the document number and the
+fix, except the one marked "skipped":
 - a file that is not UTF-8, not YAML, larger than `MAX_MANIFEST_BYTES`, or holds no object;
 - a document that is not a mapping, or lacks `apiVersion`, `kind` or `metadata.name`;
 - an object of a kind the sandbox does not serve: skipped, logged and listed in `skipped`;
@@ -134,7 +134,7 @@ def parse_manifests(text: str, origin: str, known_kinds: Iterable[tuple[str, str
         documents.append(Document(source or f"{origin}#{number}", obj))
     if not documents:
         raise ManifestError(
-            f"manifests file {origin} holds no Kubernetes object the sandbox can serve; "
+            f"manifests file {origin} contains no Kubernetes object the sandbox can serve; "
             "pass the output of `helm template <release> <chart> -n <namespace>`"
         )
     return _describe(documents, skipped, origin)

@@ -1,11 +1,12 @@
 """The sandbox process: build the cluster state, start the pods and the API server, then wait.
 
-`main(argv)` is `python -m lsconform.sandbox` and `lsconform sandbox`. In order it: checks the
-options, builds the `ClusterState` (writing `pods.json` and `dns.json`), starts the processes
-that play the pods, marks containers that did not start as not ready, starts the API server,
-writes the kubeconfig and `ready.json`, prints the kubeconfig path, the namespace and a
-`sandbox ready: ...` line, and runs until SIGINT or SIGTERM. Then it stops the API server and
-every pod process and releases its loopback addresses.
+`main(argv)` is `python -m lsconform.sandbox` and `lsconform sandbox`. In order, it:
+1. checks the options and builds the `ClusterState`, writing `pods.json` and `dns.json`;
+2. starts the processes that play the pods and marks containers that did not start as not ready;
+3. starts the API server and writes the kubeconfig and `ready.json`;
+4. prints the kubeconfig path, the namespace and a `sandbox ready: ...` line;
+5. runs until SIGINT or SIGTERM, then stops the API server and every pod process and releases
+   its loopback addresses.
 
 Exit statuses: 0 after a clean stop, 2 for invalid options or input (the message names the
 value and the fix), 3 when the sandbox could not start (a missing real binary under
@@ -47,7 +48,7 @@ READY_PREFIX = "sandbox ready:"
 
 
 class SandboxStartError(RuntimeError):
-    """The sandbox could not start; the message says why and what to do."""
+    """The sandbox could not start; the message gives the cause and the fix."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +64,7 @@ class Options:
     latency_ms: int = 0
     """Delay the API server adds to every request, in milliseconds."""
     error_rate: float = 0.0
-    """Share of API requests (0 to 1) answered with an injected 500 or 429."""
+    """Share of API requests (0 to 1) that get an injected 500 or 429 response."""
     rbac_role: Path | None = None
     ready_file: Path | None = None
     seed: int | None = None
@@ -102,7 +103,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--error-rate",
         type=_rate,
         default=0.0,
-        help="share of API requests (0 to 1) answered with an injected 500 or 429",
+        help="share of API requests (0 to 1) that get an injected 500 or 429 response",
     )
     parser.add_argument(
         "--rbac-role", type=Path, help="Role/ClusterRole YAML the API server enforces"

@@ -3,7 +3,7 @@
 A profile names a LangSmith release (release name, namespace, user values, revision history).
 `release_specs` turns a profile, or a `--manifests` file, plus extra values and the fault set
 into the `ReleaseSpec`s the state builder lays out: the LangSmith release itself, a second
-release when the two-releases fault asks for one, and the `langsmith-observability` namespace
+release under the two-releases fault, and the `langsmith-observability` namespace
 (OpenTelemetry collector gateway, postgres and redis exporters) that every profile has.
 """
 
@@ -214,7 +214,7 @@ def _history(
     faults: frozenset[str],
     now: datetime,
 ) -> list[helm.Revision]:
-    """The revision history: older revisions superseded, the latest deployed, and the
+    """Build the revision history: older revisions superseded, the latest deployed, and the
     release-failed and helm-secret-corrupt faults on top."""
     if "stale-pod-env" in faults:
         count = max(count, 2)
@@ -301,7 +301,7 @@ def langsmith_release(
 def manifests_release(
     manifests: Manifests, values: JsonObject, faults: frozenset[str], now: datetime
 ) -> ReleaseSpec:
-    """A release laid out from `--manifests` output; `values` become its user values."""
+    """Lay out a release from `--manifests` output; `values` become its user values."""
     ignored = sorted(
         faults
         & {"tls-mismatch", "http-to-grpc-port", "traces-path-missing", "tracing-values-misplaced"}
@@ -328,7 +328,7 @@ def manifests_release(
 
 
 def _fullname_from(documents: list[Document], release: str) -> str:
-    """The fullname of rendered output: the name of the `<fullname>-config` ConfigMap."""
+    """Return the fullname of rendered output, from the `<fullname>-config` ConfigMap."""
     for document in documents:
         obj = document.obj
         if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].endswith("-config"):
@@ -359,7 +359,7 @@ def _exporter_objects(
     service_port: int,
     env: Mapping[str, str],
 ) -> list[Document]:
-    """A prometheus-community exporter chart's Deployment, Service and ServiceAccount."""
+    """Render a prometheus-community exporter chart's Deployment, Service and ServiceAccount."""
     name = f"{OBSERVABILITY_RELEASE}-{app}"
     labels = _exporter_labels(app, chart_version)
     selector = {"app": app, "release": OBSERVABILITY_RELEASE}
@@ -423,7 +423,8 @@ def _exporter_objects(
 
 
 def _collector_config(langsmith_release: str, langsmith_namespace: str) -> JsonObject:
-    """The gateway collector's config, with the observability chart's scrape and OTLP rules."""
+    """Return the gateway collector's config, with the observability chart's scrape and OTLP
+    rules."""
     relabel_common = [
         {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "k8s_service"},
         {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "k8s_pod"},
@@ -520,8 +521,8 @@ def _collector_objects(cr_uid_hint: str) -> list[JsonObject]:
     """What the OpenTelemetry Operator creates for a deployment-mode collector named GATEWAY:
     Deployment, Services `-collector`, `-collector-headless`, `-collector-monitoring`, and SA.
 
-    NOTE: the operator puts the monitoring port 8888 only on `-collector-monitoring`; the
-    sandbox also lists it on `-collector`, where the sandbox's pod and check code look for it.
+    NOTE: the operator puts the monitoring port 8888 only on `-collector-monitoring`. The
+    sandbox also lists it on `-collector`, because its pods and checks look for it there.
     """
     del cr_uid_hint
     labels = {
@@ -621,16 +622,16 @@ def _collector_objects(cr_uid_hint: str) -> list[JsonObject]:
 
 
 def observability_release(langsmith: ReleaseSpec, values: JsonObject, now: datetime) -> ReleaseSpec:
-    """The langsmith-observability release: collector gateway and database exporters that
-    watch the LangSmith release `langsmith`."""
+    """Lay out the langsmith-observability release: the collector gateway and the database
+    exporters that watch the LangSmith release `langsmith`."""
     fullname = _fullname_from(langsmith.documents, langsmith.release)
     services = {
         d.obj["metadata"]["name"] for d in langsmith.documents if d.obj["kind"] == "Service"
     }
     postgres = f"{fullname}-postgres"
     redis = f"{fullname}-redis"
-    # NOTE: with external datastores there is no in-cluster PostgreSQL or Redis to watch; the
-    # exporters then watch the insights feature's datastores so that they still report up.
+    # NOTE: with external datastores there is no in-cluster PostgreSQL or Redis to watch. The
+    # exporters then watch the insights feature's datastores, so that they still report up.
     if postgres not in services:
         postgres = chart.agent_datastore_name(
             chart.naming_for(langsmith.release, langsmith.namespace, values),
@@ -716,7 +717,7 @@ def observability_release(langsmith: ReleaseSpec, values: JsonObject, now: datet
 
 
 def second_release(namespace: str, faults: frozenset[str], now: datetime) -> ReleaseSpec:
-    """The extra release of the two-releases fault: a small staging copy, tracing off."""
+    """Lay out the extra release of the two-releases fault: a small staging copy, tracing off."""
     values = deep_merge(
         chart.BASE_VALUES,
         {
@@ -745,7 +746,7 @@ def release_specs(
     faults: frozenset[str],
     now: datetime,
 ) -> list[ReleaseSpec]:
-    """Every release a run lays out; the first is the LangSmith release under test."""
+    """Return every release a run lays out; the first is the LangSmith release under test."""
     if manifests is not None:
         main = manifests_release(manifests, values, faults, now)
         main_values = values

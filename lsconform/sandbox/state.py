@@ -1,7 +1,7 @@
 """The sandbox's cluster state: rendered release objects plus what a cluster adds to them.
 
-`StateBuilder` takes one or more releases (rendered documents, user values, revisions) and fills a
-`ClusterState`, the object store the API server serves, with what a small cluster would hold:
+`StateBuilder` takes one or more releases (rendered documents, user values, revisions). It fills
+a `ClusterState`, the object store the API server serves, with what a small cluster would hold:
 Namespaces, Nodes, the release objects stamped by Helm, completed hook Jobs, ReplicaSets and Pods
 with realistic names, statuses and owner references, Service cluster IPs, Endpoints and
 EndpointSlices, Events, ServiceAccounts and the Helm release Secrets. It also writes the pod
@@ -105,9 +105,9 @@ def rfc3339_nano(moment: datetime) -> str:
 class ClusterState(MemoryStore):
     """The API server's `Store`, plus what the orchestrator needs about the sandbox.
 
-    `vanishing_pods` holds `(namespace, name)` of pods that disappear on the first request for
-    their logs (the pod-vanishes fault): `container_log_files` deletes the pod and answers as if
-    it had never existed, like a pod that a rollout removed between listing and reading.
+    `vanishing_pods` lists `(namespace, name)` of pods that disappear on the first request for
+    their logs (the pod-vanishes fault). `container_log_files` deletes such a pod and returns
+    None, as for a pod that a rollout removed between listing and reading.
     """
 
     releases: list[str] = field(default_factory=list)
@@ -136,9 +136,9 @@ def new_state(workdir: Path) -> ClusterState:
 class AddressPool:
     """Hands out pod addresses (127.10.k.1-254) and cluster IPs (127.11.k.1-254) by /24 block.
 
-    A block is claimed with an exclusive `flock` on `ADDRESS_LOCK_DIR/block-<k>.lock`; the lock
-    lasts until `close()` or the process ends, so concurrent sandboxes never share a pod address
-    (their pods bind the same ports on those addresses).
+    A block is claimed with an exclusive `flock` on `ADDRESS_LOCK_DIR/block-<k>.lock`, held until
+    `close()` or the end of the process. Concurrent sandboxes therefore never share a pod address,
+    which matters because their pods bind the same ports.
     """
 
     def __init__(self, rng: random.Random) -> None:
@@ -228,7 +228,7 @@ def _component_suffix(component_label: str) -> str:
 
 
 def role_for(labels: Mapping[str, str], component: str) -> str:
-    """The pod role `lsconform.sandbox.pods` plays, from the component and upstream labels."""
+    """Return the pod role `lsconform.sandbox.pods` plays, from the component and labels."""
     app = labels.get("app", "") or labels.get("app.kubernetes.io/name", "")
     if "postgres-exporter" in app:
         return "postgres-exporter"
@@ -262,7 +262,7 @@ def _short_hash(text: str, length: int = 10) -> str:
 
 @dataclass
 class PodSpecInput:
-    """What the builder needs to create one pod of a workload."""
+    """The inputs for creating one pod of a workload."""
 
     workload: JsonObject
     name: str
@@ -614,22 +614,99 @@ class StateBuilder:
         return node
 
     def _add_pod(self, spec: ReleaseSpec, item: PodSpecInput) -> None:
+        """Create one pod of a workload, scheduled and running, and its plan."""
         namespace = item.workload["metadata"]["namespace"]
         template = item.workload.get("spec", {}).get("template") or {}
-        pod_spec = _drop_nulls(dict(template.get("spec") or {}))
         node = self._next_node()
         ip = self.addresses.pod_ip()
         uid = self.uid()
-        started = self._rollout_time + timedelta(seconds=self.rng.randrange(5, 60))
-        token_volume = f"kube-api-access-{self.suffix()}"
+        component = _component_suffix(item.labels.get(LABEL_COMPONENT, ""))
+        # Agent-feature pods carry no checksum annotation, so under stale-pod-env they are the
+        # ones that kept running from before the last Helm revision.
+        stale = (
+            bool(spec.stale_env)
+            and component.startswith("standalone-")
+            and component.endswith(("api-server", "queue"))
+        )
+        if stale:
+            started = self._rollout_time - timedelta(days=1)
+        else:
+            started = self._rollout_time + timedelta(seconds=self.rng.randrange(5, 60))
+
+        pod_spec = self._scheduled_spec(dict(template.get("spec") or {}), node)
+        metadata: JsonObject = {
+            "name": item.name,
+            "namespace": namespace,
+            "uid": uid,
+            "labels": item.labels,
+            "annotations": dict((template.get("metadata") or {}).get("annotations") or {}),
+            "ownerReferences": [item.owner],
+            "creationTimestamp": rfc3339(started - timedelta(seconds=3)),
+        }
+        if item.owner["kind"] == "ReplicaSet":
+            metadata["generateName"] = item.name.rsplit("-", 1)[0] + "-"
+        pod: JsonObject = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": metadata,
+            "spec": pod_spec,
+            "status": {},
+        }
+
+        container_statuses = []
+        container_plans = []
+        for container in pod_spec["containers"]:
+            container_id = f"containerd://{self.hex64()}"
+            container_statuses.append(_running_status(container, container_id, started))
+            env = self._resolve_env(container, namespace, pod, node, ip)
+            if stale:
+                env.update(spec.stale_env)
+            log_dir = (
+                self.workdir / "nodes" / node / "var/log/pods" / f"{namespace}_{item.name}_{uid}"
+            )
+            container_plans.append(_container_plan(container, container_id, env, log_dir))
+        host_ip = f"127.9.0.{NODE_NAMES.index(node) + 1}"
+        pod["status"] = {
+            "phase": "Running",
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}],
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
+            "startTime": rfc3339(started - timedelta(seconds=2)),
+            "qosClass": "Burstable",
+            "containerStatuses": container_statuses,
+        }
+        _set_conditions(pod, ready=True, when=started)
+
+        plan = {
+            "namespace": namespace,
+            "name": item.name,
+            "uid": uid,
+            "ip": ip,
+            "node": node,
+            "release": item.release,
+            "component": component,
+            "role": role_for(item.labels, component),
+            "labels": dict(item.labels),
+            "containers": container_plans,
+            "faults": ["stale-pod-env"] if stale else [],
+        }
+        self.pods.append(pod)
+        self.plans.append(plan)
+
+    def _scheduled_spec(self, template_spec: JsonObject, node: str) -> JsonObject:
+        """Return the pod spec as the API server stores it once scheduled: defaults filled in,
+        the node set, and the service account token volume mounted in every container."""
+        pod_spec: JsonObject = _drop_nulls(template_spec)
+        account = pod_spec.get("serviceAccountName", "default")
         pod_spec.update(
             {
                 "nodeName": node,
                 "schedulerName": "default-scheduler",
                 "restartPolicy": pod_spec.get("restartPolicy", "Always"),
                 "dnsPolicy": pod_spec.get("dnsPolicy", "ClusterFirst"),
-                "serviceAccount": pod_spec.get("serviceAccountName", "default"),
-                "serviceAccountName": pod_spec.get("serviceAccountName", "default"),
+                "serviceAccount": account,
+                "serviceAccountName": account,
                 "enableServiceLinks": True,
                 "preemptionPolicy": "PreemptLowerPriority",
                 "priority": 0,
@@ -644,24 +721,8 @@ class StateBuilder:
                 ],
             }
         )
-        pod_spec["volumes"] = [
-            *(pod_spec.get("volumes") or []),
-            {
-                "name": token_volume,
-                "projected": {
-                    "defaultMode": 420,
-                    "sources": [
-                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                        {
-                            "configMap": {
-                                "name": "kube-root-ca.crt",
-                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                            }
-                        },
-                    ],
-                },
-            },
-        ]
+        token_volume = f"kube-api-access-{self.suffix()}"
+        pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), _token_volume(token_volume)]
         containers = [dict(c) for c in pod_spec.get("containers") or []]
         for container in containers:
             container["volumeMounts"] = [
@@ -675,115 +736,13 @@ class StateBuilder:
             container.setdefault("terminationMessagePath", "/dev/termination-log")
             container.setdefault("terminationMessagePolicy", "File")
         pod_spec["containers"] = containers
-        annotations = dict((template.get("metadata") or {}).get("annotations") or {})
-        component = _component_suffix(item.labels.get(LABEL_COMPONENT, ""))
-        stale = (
-            bool(spec.stale_env)
-            and component.startswith("standalone-")
-            and component.endswith(("api-server", "queue"))
-        )
-        if stale:
-            started = self._rollout_time - timedelta(days=1)
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {
-                "name": item.name,
-                "namespace": namespace,
-                "uid": uid,
-                "labels": item.labels,
-                "annotations": annotations,
-                "ownerReferences": [item.owner],
-                "creationTimestamp": rfc3339(started - timedelta(seconds=3)),
-                "generateName": item.name.rsplit("-", 1)[0] + "-"
-                if item.owner["kind"] == "ReplicaSet"
-                else None,
-            },
-            "spec": pod_spec,
-            "status": {},
-        }
-        pod["metadata"] = {k: v for k, v in pod["metadata"].items() if v is not None}
-        container_statuses = []
-        container_plans = []
-        for container in containers:
-            container_id = f"containerd://{self.hex64()}"
-            image = str(container.get("image", ""))
-            container_statuses.append(
-                {
-                    "name": container["name"],
-                    "image": image,
-                    "imageID": _image_id(image),
-                    "containerID": container_id,
-                    "ready": True,
-                    "started": True,
-                    "restartCount": 0,
-                    "state": {"running": {"startedAt": rfc3339(started)}},
-                    "lastState": {},
-                }
-            )
-            env = self._resolve_env(container, namespace, pod, node, ip)
-            if stale:
-                env.update(spec.stale_env)
-            log_dir = (
-                self.workdir
-                / "nodes"
-                / node
-                / "var/log/pods"
-                / f"{namespace}_{item.name}_{uid}"
-                / container["name"]
-            )
-            container_plans.append(
-                {
-                    "name": container["name"],
-                    "container_id": container_id,
-                    "image": image,
-                    "restart_count": 0,
-                    "ports": [
-                        {
-                            "name": str(port.get("name", "")),
-                            "containerPort": int(port["containerPort"]),
-                            "protocol": str(port.get("protocol", "TCP")),
-                        }
-                        for port in container.get("ports") or []
-                        if "containerPort" in port
-                    ],
-                    "env": env,
-                    "log_dir": str(log_dir),
-                }
-            )
-        pod["status"] = {
-            "phase": "Running",
-            "hostIP": f"127.9.0.{NODE_NAMES.index(node) + 1}",
-            "hostIPs": [{"ip": f"127.9.0.{NODE_NAMES.index(node) + 1}"}],
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-            "startTime": rfc3339(started - timedelta(seconds=2)),
-            "qosClass": "Burstable",
-            "containerStatuses": container_statuses,
-        }
-        _set_conditions(pod, ready=True, when=started)
-        plan = {
-            "namespace": namespace,
-            "name": item.name,
-            "uid": uid,
-            "ip": ip,
-            "node": node,
-            "release": item.release,
-            "component": component,
-            "role": role_for(item.labels, component),
-            "labels": dict(item.labels),
-            "containers": container_plans,
-            "faults": [],
-        }
-        if stale:
-            plan["faults"].append("stale-pod-env")
-        self.pods.append(pod)
-        self.plans.append(plan)
+        return pod_spec
 
     def _resolve_env(
         self, container: JsonObject, namespace: str, pod: JsonObject, node: str, ip: str
     ) -> dict[str, str]:
-        """The env a container starts with: envFrom sources first, then `env` (which wins)."""
+        """Resolve the env a container starts with: envFrom sources first, then `env`, which
+        wins."""
         env: dict[str, str] = {}
         for source in container.get("envFrom") or []:
             prefix = str(source.get("prefix", ""))
@@ -1123,7 +1082,7 @@ class StateBuilder:
     # Outputs for the pods and for the simulated services.
 
     def dns_records(self) -> JsonObject:
-        """The workdir/dns.json mapping of Service names to a ready pod address and ports."""
+        """Return the workdir/dns.json mapping of Service names to a ready pod and its ports."""
         records: JsonObject = {}
         services, _ = self.state.list("services", "", None)
         for service in services:
@@ -1163,6 +1122,62 @@ def _drop_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_nulls(v) for v in value]
     return value
+
+
+def _token_volume(name: str) -> JsonObject:
+    """Return the projected service account token volume the API server adds to every pod."""
+    return {
+        "name": name,
+        "projected": {
+            "defaultMode": 420,
+            "sources": [
+                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+            ],
+        },
+    }
+
+
+def _running_status(container: JsonObject, container_id: str, started: datetime) -> JsonObject:
+    image = str(container.get("image", ""))
+    return {
+        "name": container["name"],
+        "image": image,
+        "imageID": _image_id(image),
+        "containerID": container_id,
+        "ready": True,
+        "started": True,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": rfc3339(started)}},
+        "lastState": {},
+    }
+
+
+def _container_plan(
+    container: JsonObject, container_id: str, env: dict[str, str], pod_log_dir: Path
+) -> JsonObject:
+    return {
+        "name": container["name"],
+        "container_id": container_id,
+        "image": str(container.get("image", "")),
+        "restart_count": 0,
+        "ports": [
+            {
+                "name": str(port.get("name", "")),
+                "containerPort": int(port["containerPort"]),
+                "protocol": str(port.get("protocol", "TCP")),
+            }
+            for port in container.get("ports") or []
+            if "containerPort" in port
+        ],
+        "env": env,
+        "log_dir": str(pod_log_dir / container["name"]),
+    }
 
 
 def _b64decode(value: Any) -> str:
@@ -1363,5 +1378,5 @@ def hex_id(rng: random.Random) -> str:
 
 
 def process_marker() -> str:
-    """A short id of this process, for log lines that several sandboxes write at once."""
+    """Return a short id of this process, for log lines that several sandboxes write."""
     return f"pid {os.getpid()}"
