@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +132,7 @@ def _env_path(name: str) -> Path | None:
 
 def run_bundle(args: argparse.Namespace) -> int:
     """Write the bundle and print where it is, what failed and what was redacted."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         patterns = user_patterns(args.redact_pattern, args.redact_patterns_file)
     except (OSError, ValueError) as error:
@@ -178,27 +177,18 @@ def _write(
 
 
 def _print_summary(summary: BundleSummary, console: Console) -> None:
-    out = Console(file=sys.stdout)
-    out.print(f"bundle written: {summary.path}", markup=False, highlight=False)
-    out.print(
+    print(f"bundle written: {summary.path}")
+    print(
         f"  {summary.files} files, {summary.size} bytes, {summary.duration:.1f} s; "
-        f"namespace {summary.namespace}, release {summary.release or '(none found)'}",
-        markup=False,
-        highlight=False,
+        f"namespace {summary.namespace}, release {summary.release or '(none found)'}"
     )
     if summary.errors:
-        out.print(
-            f"  {summary.errors} artefact(s) could not be collected; see `errors` in manifest.json",
-            markup=False,
-            highlight=False,
+        print(
+            f"  {summary.errors} artefact(s) could not be collected; see `errors` in manifest.json"
         )
     if summary.redacted:
         counts = ", ".join(f"{name} {count}" for name, count in summary.redactions.items())
-        out.print(f"  redacted: {counts or 'nothing'}", markup=False, highlight=False)
-        out.print(
-            f"  verification: {summary.secrets_checked} secret values searched, none found",
-            markup=False,
-            highlight=False,
-        )
+        print(f"  redacted: {counts or 'nothing'}")
+        print(f"  verification: {summary.secrets_checked} secret values searched, none found")
     else:
         console.print(f"[bold red]{NO_REDACT_WARNING}[/bold red]")
