@@ -793,8 +793,19 @@ def check_collected(evidence: LogEvidence, target: LogTarget) -> CheckResult:
             "configuration files to the suite",
             **base,
         )
-    verdicts = [collector.evaluate(log_target) for collector in found.collectors]
+    verdicts = [_evaluate(collector, log_target) for collector in found.collectors]
     return _collected_result(target, verdicts, base)
+
+
+def _evaluate(collector: Any, target: ContainerLogTarget) -> Verdict:
+    """Evaluate one collector; one that would read the file but runs no pod cannot deliver it."""
+    verdict: Verdict = collector.evaluate(target)
+    not_running = collector.reader.not_running
+    if verdict.outcome is Outcome.READS and not_running:
+        verdict.outcome = Outcome.BROKEN
+        verdict.reason = f"{verdict.reason}, but {not_running}"
+        verdict.remedy = "check why the collector's pods are not ready (kubectl describe)"
+    return verdict
 
 
 def _all_forbidden(problems: list[str]) -> bool:

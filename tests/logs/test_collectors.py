@@ -494,3 +494,20 @@ def test_files_manifest_and_fluentbit_dir(tmp_path: Path):
     families = sorted(collector.family.value for collector in found.collectors)
     assert families == ["datadog", "fluent-bit", "otel"]
     assert any("missing.yaml" in problem for problem in found.problems)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (None, ""),
+        ({"desiredNumberScheduled": 2, "numberReady": 2}, ""),
+        ({"desiredNumberScheduled": 2, "numberReady": 0}, "none of its 2 pods is ready"),
+        ({"desiredNumberScheduled": 0, "numberReady": 0}, "the DaemonSet is scheduled on no node"),
+    ],
+)
+def test_daemonset_readiness_is_recorded(status, reason):
+    objects = otel_daemonset()
+    if status is not None:
+        objects[1]["status"] = status
+    [collector] = discover.from_objects(objects).collectors
+    assert collector.reader.not_running == reason

@@ -103,6 +103,7 @@ def _from_workload(
             origin=_ref(obj),
             namespace=namespace,
         )
+        reader.not_running = _not_running(obj)
         files = _mounted_configmap_files(container, volumes, namespace, configmaps, problems)
         name = f"{_ref(obj)} container {container.get('name')}"
         if DATADOG_IMAGE.search(image) or "DD_LOGS_ENABLED" in reader.env:
@@ -118,6 +119,28 @@ def _from_workload(
         elif OTEL_IMAGE.search(image):
             found.extend(_otel_from_files(name, files, reader, obj.get("kind", ""), problems))
     return found
+
+
+def _not_running(obj: Mapping[str, Any]) -> str:
+    """Say why a workload runs no ready pod, from its status; empty when some pod is ready.
+
+    A workload without a status (a manifest file) is taken to run.
+    """
+    status = obj.get("status")
+    if not isinstance(status, Mapping):
+        return ""
+    if obj.get("kind") == "DaemonSet":
+        desired = int(status.get("desiredNumberScheduled") or 0)
+        ready = int(status.get("numberReady") or 0)
+        if desired == 0:
+            return "the DaemonSet is scheduled on no node"
+    else:
+        replicas = (obj.get("spec") or {}).get("replicas")
+        desired = 1 if replicas is None else int(replicas)
+        ready = int(status.get("readyReplicas") or 0)
+        if desired == 0:
+            return f"the {obj.get('kind')} is scaled to 0 replicas"
+    return "" if ready > 0 else f"none of its {desired} pods is ready"
 
 
 def _mounted_configmap_files(

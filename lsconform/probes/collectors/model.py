@@ -119,6 +119,8 @@ class Reader:
     env: dict[str, str] = field(default_factory=dict)
     field_env: dict[str, str] = field(default_factory=dict)
     known_mounts: bool = True
+    not_running: str = ""
+    """Why no pod of the collector runs (its workload reports none ready), or empty."""
 
     def container_path(self, node_path: str) -> str | None:
         """Return where `node_path` appears inside the collector, or None when not mounted.
