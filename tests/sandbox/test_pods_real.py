@@ -7,6 +7,8 @@ import json
 import os
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,3 +318,67 @@ def test_nginx_exit_reported_in_status(tmp_path: Path) -> None:
     assert entry["reason"].endswith("nginx exited with code 1")
     log_text = (log_files(plan) / "0.log").read_text()
     assert "Address already in use" in log_text
+
+
+PARENT_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from lsconform.sandbox.pods import start_pods
+plans = json.loads(Path(sys.argv[1]).read_text())
+group = start_pods(plans, Path(sys.argv[2]), frozenset())
+pids = [p.pid for p in group.processes] + [group.host.pid]
+print(json.dumps(pids), flush=True)
+time.sleep(120)
+"""
+
+
+def _group_members(pgids: set[int]) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) in pgids:
+            members.append(int(entry.name))
+    return members
+
+
+def test_children_die_with_the_parent(tmp_path: Path) -> None:
+    for key in ("nginx", "postgres", "redis-server"):
+        need(key)
+    plans = [
+        make_plan(tmp_path, "langsmith-frontend-1-orphan", "frontend", "frontend",
+                  [("frontend", 8080)]),
+        make_plan(tmp_path, "langsmith-postgres-0", "postgres", "postgres", [("postgres", 5432)]),
+        make_plan(tmp_path, "langsmith-redis-0", "redis", "redis", [("redis", 6379)]),
+        make_plan(tmp_path, "langsmith-backend-1-orphan", "langsmith-service", "backend",
+                  [("backend", 1984)]),
+    ]  # fmt: skip
+    plans_file = tmp_path / "plans.json"
+    plans_file.write_text(json.dumps(plans))
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT_SCRIPT, str(plans_file), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert parent.stdout is not None
+        pids = set(json.loads(parent.stdout.readline()))
+        assert len(pids) == 4
+        assert set(_group_members(pids)) >= pids
+    finally:
+        parent.kill()
+        parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
+    deadline = time.monotonic() + 10.0
+    while _group_members(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_members(pids) == []
+    for plan, port in zip(plans, (8080, 5432, 6379, 1984), strict=True):
+        assert refuses(plan["ip"], port)

@@ -182,6 +182,8 @@ class PostgresInstance:
             "shared_buffers": "16MB",
             "max_connections": "40",
             "logging_collector": "off",
+            # Segments in the data directory instead of /dev/shm, so they go with the copy.
+            "dynamic_shared_memory_type": "mmap",
             "log_destination": "stderr",
         }
         argv = [self.binary, "-D", str(self.data)]

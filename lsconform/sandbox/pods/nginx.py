@@ -60,8 +60,10 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
         if status_location
         else ""
     )
+    # One process and no workers: the workers of a master killed with the sandbox would live on,
+    # because only the master carries the parent-death signal.
     return (
-        f"{user_line}daemon off;\nmaster_process on;\nworker_processes 1;\n"
+        f"{user_line}daemon off;\nmaster_process off;\n"
         f"pid {run_dir / 'nginx.pid'};\nerror_log stderr notice;\n\n"
         "events {\n    worker_connections 256;\n}\n\n"
         "http {\n"
