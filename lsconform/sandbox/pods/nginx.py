@@ -9,7 +9,6 @@ lines in the node log file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from lsconform.constants import NGINX_STATUS_ALLOWED_CLIENTS, NGINX_STATUS_PATH
@@ -44,9 +43,6 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
     """
     html = run_dir / "html"
     tmp = run_dir / "tmp"
-    # nginx started by root switches its workers to `nobody`, which cannot read a private
-    # workdir; the workers keep the sandbox's own user instead.
-    user_line = "user root;\n" if os.geteuid() == 0 else ""
     allow = "".join(f"            allow {client};\n" for client in NGINX_STATUS_ALLOWED_CLIENTS)
     spa = (
         f"        location / {{\n            root {html};\n"
@@ -61,9 +57,10 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
         else ""
     )
     # One process and no workers: the workers of a master killed with the sandbox would live on,
-    # because only the master carries the parent-death signal.
+    # because only the master carries the parent-death signal. Without a master, nginx also
+    # keeps the sandbox's user, which can read the workdir (workers would switch to `nobody`).
     return (
-        f"{user_line}daemon off;\nmaster_process off;\n"
+        "daemon off;\nmaster_process off;\n"
         f"pid {run_dir / 'nginx.pid'};\nerror_log stderr notice;\n\n"
         "events {\n    worker_connections 256;\n}\n\n"
         "http {\n"
