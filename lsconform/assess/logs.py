@@ -17,6 +17,7 @@ slowest container rather than for the sum of all of them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -488,6 +489,17 @@ def check_output(evidence: LogEvidence, target: LogTarget) -> CheckResult:
             return crash
     if output.current.status not in (200, 400):
         return _error_result(OUTPUT_CHECK, target, output.current, "the container's logs")
+    if waiting:
+        message = _status_message(output.current.body)
+        return _result(
+            OUTPUT_CHECK,
+            target,
+            Status.WARN,
+            f"the API returned no logs for container {target.container}: {message}",
+            "check the container's state with `kubectl describe pod`",
+            severity=Severity.WARNING,
+            **facts,
+        )
     if summary.lines == 0:
         started = getattr(output.pod, "start_time", "") or "its start"
         return _result(
@@ -521,6 +533,16 @@ def check_output(evidence: LogEvidence, target: LogTarget) -> CheckResult:
         f"{summary.error_share:.1%} at ERROR or worse){notes}",
         **facts,
     )
+
+
+def _status_message(body: bytes) -> str:
+    """Return the message of an API Status body, or the start of the body."""
+    try:
+        message = json.loads(body).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    text = message if isinstance(message, str) else body[:300].decode("utf-8", "replace")
+    return text.strip() or "no message"
 
 
 def _output_notes(summary: logfiles.LogSummary) -> str:

@@ -325,3 +325,14 @@ def test_collected_unlistable_is_error(client, api):
     result = run_check(client, logs.check_collected)
     assert result.status is Status.ERROR
     assert any("cannot list" in problem for problem in result.evidence["discovery_problems"])
+
+
+def test_output_waiting_container_warns(client, api):
+    status = {"kind": "Status", "code": 400, "message": 'container "backend" is waiting to start'}
+    api.routes[f"/api/v1/namespaces/{NS}/pods/{POD}/log"] = lambda: (
+        400,
+        json.dumps(status).encode(),
+    )
+    result = run_check(client, logs.check_output)
+    assert result.status is Status.WARN
+    assert 'container "backend" is waiting to start' in result.summary
