@@ -139,7 +139,7 @@ def test_scalar_document_is_rejected() -> None:
 
 
 def test_empty_file_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="holds no Kubernetes object"):
+    with pytest.raises(ManifestError, match="contains no Kubernetes object"):
         load_manifests(write(tmp_path, "---\n# nothing\n"), KNOWN_KINDS)
 
 
