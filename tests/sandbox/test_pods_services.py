@@ -14,6 +14,7 @@ import pytest
 from lsconform.constants import CLICKHOUSE_FAMILIES, LANGSMITH_HTTP_FAMILIES
 from lsconform.sandbox.pods import PodGroup, start_pods
 from lsconform.sandbox.pods.canaries import CANARY_VALUES
+from lsconform.sandbox.pods.crilog import CRI_MAX_LINE_BYTES, cri_lines
 from lsconform.sandbox.pods.exposition import (
     CLICKHOUSE_ASYNC_METRICS,
     CLICKHOUSE_EVENTS,
@@ -392,3 +393,20 @@ def test_bind_failure_reported_in_status(tmp_path: Path) -> None:
             entry = group.status[f"langsmith/{plan['name']}"]["backend"]
     assert entry["started"] is False
     assert entry["reason"].startswith(f"failed to bind {plan['ip']}: ")
+
+
+def test_long_record_split_into_partial_lines() -> None:
+    message = "x" * (CRI_MAX_LINE_BYTES * 2 + 10)
+    lines = cri_lines("stderr", message, timestamp_ns=1_796_000_000_123_456_789)
+    parsed = [CRI_LINE.match(line.rstrip("\n")) for line in lines]
+    assert all(parsed)
+    assert [m.group(2) for m in parsed if m] == ["P", "P", "F"]
+    assert "".join(m.group(3) for m in parsed if m) == message
+    assert lines[0].startswith("2026-11-30T")
+    assert lines[0].split(" ", 1)[0].endswith(".123456789Z")
+
+
+def test_short_record_is_one_full_line() -> None:
+    assert cri_lines("stdout", "hello", timestamp_ns=0) == [
+        "1970-01-01T00:00:00.000000000Z stdout F hello\n"
+    ]
