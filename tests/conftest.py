@@ -77,7 +77,8 @@ def _no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.node.get_closest_marker("allow_leaks"):
         return
     leaked_threads = [
-        t.name for t in threading.enumerate()
+        t.name
+        for t in threading.enumerate()
         if t.ident not in threads_before and t.is_alive() and not t.daemon
     ]
     leaked_children = _child_pids() - children_before
