@@ -2,9 +2,9 @@
 
 Feed it bytes as they arrive and close it to get an Exposition. It reports every problem it
 finds with its line instead of stopping at the first, so one run shows everything a user has to
-fix. The line loop is written for speed: plain `str` methods for the common shapes, one compiled
-regular expression for a label set, tuples instead of objects for samples, and shared tuples for
-label pairs that repeat.
+fix. The line loop is written for speed: plain `str` methods and caches of validated text for the
+common shapes, regular expressions only for the rest, tuples instead of objects for samples, and
+shared tuples for label pairs that repeat. The grammar itself is in `exposition_syntax`.
 
 The formats, as implemented here:
 - Prometheus text format 0.0.4, as documented in "Exposition formats" on prometheus.io and as
@@ -32,6 +32,29 @@ from lsconform.probes.exposition_model import (
     Severity,
 )
 from lsconform.probes.exposition_rules import ProblemSink
+from lsconform.probes.exposition_syntax import (
+    EXEMPLAR_MAX_CHARS,
+    HEAD_FRAGMENT,
+    INF_WORDS,
+    INT64_MAX,
+    INT64_MIN,
+    LABEL_ESCAPES,
+    LABEL_PAIR,
+    LABEL_SET,
+    MAX_FLOAT,
+    METRIC_NAME,
+    NEXT_FRAGMENT,
+    OPENMETRICS_SAMPLE,
+    OPENMETRICS_SUFFIXES,
+    OPENMETRICS_TYPES,
+    TEXT_HELP_ESCAPES,
+    TEXT_SUFFIXES,
+    TEXT_TYPES,
+    decode_escapes,
+    diagnose_label_set,
+    first_bad_escape,
+    split_first,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,71 +66,9 @@ BLOCK_BYTES = 1 << 20
 # expositions have lines of a few hundred bytes; this bounds the memory a broken writer can cost.
 MAX_LINE_BYTES = 16 << 20
 
-_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
-_PAIR_SYNTAX = r"[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*" + _QUOTED
-# The rest of a label set after its `{`, through the closing `}`, in the lenient 0.0.4 spacing.
-_LABEL_SET = re.compile(
-    r"[ \t]*(?:" + _PAIR_SYNTAX + r"(?:[ \t]*,[ \t]*" + _PAIR_SYNTAX + r")*[ \t]*,?)?[ \t]*\}"
-)
-_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"([^"\\]*(?:\\.[^"\\]*)*)"')
-_OM_PAIR_SYNTAX = r"[a-zA-Z_][a-zA-Z0-9_]*=" + _QUOTED
-_OM_LABELS = r"(?:" + _OM_PAIR_SYNTAX + r"(?:," + _OM_PAIR_SYNTAX + r")*)?"
-# A whole OpenMetrics sample line: name, labels, value, timestamp, exemplar.
-_OM_SAMPLE = re.compile(
-    r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(" + _OM_LABELS + r")\})? (\S+)(?: (\S+))?"
-    r"(?: # \{(" + _OM_LABELS + r")\} (\S+)(?: (\S+))?)?"
-)
-# Validated fragments between label values, cached by the fast path: `name{label=` before the
-# first value and `,label=` between values, each with the lenient 0.0.4 spacing.
-_HEAD_FRAGMENT = re.compile(
-    r"([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]*\{[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"
-)
-_NEXT_FRAGMENT = re.compile(r"[ \t]*,[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*")
 # The caches stop growing past this many fragments, so hostile input with endless distinct
 # label names costs speed, not memory.
 _MAX_CACHED_FRAGMENTS = 100_000
-_PAIR_START = re.compile(r'[a-zA-Z_][a-zA-Z0-9_]*[ \t]*=[ \t]*"')
-_ESCAPE = re.compile(r"\\(.)")
-_LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
-_TEXT_HELP_ESCAPES = {"\\": "\\", "n": "\n"}
-_INF_WORDS = frozenset({"inf", "infinity", "nan"})
-_MAX_FLOAT = 1.7976931348623157e308
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-# OpenMetrics limits an exemplar's label names and values to 128 UTF-8 characters in total.
-_EXEMPLAR_MAX_CHARS = 128
-
-TEXT_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
-OPENMETRICS_TYPES = (
-    "counter",
-    "gauge",
-    "histogram",
-    "gaugehistogram",
-    "summary",
-    "info",
-    "stateset",
-    "unknown",
-)
-
-# The sample names each family type owns, as suffixes of the family name.
-_TEXT_SUFFIXES = {
-    "counter": ("",),
-    "gauge": ("",),
-    "untyped": ("",),
-    "histogram": ("_bucket", "_sum", "_count"),
-    "summary": ("", "_sum", "_count"),
-}
-_OPENMETRICS_SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "gauge": ("",),
-    "unknown": ("",),
-    "histogram": ("_bucket", "_sum", "_count", "_created"),
-    "gaugehistogram": ("_bucket", "_gsum", "_gcount"),
-    "summary": ("", "_sum", "_count", "_created"),
-    "info": ("_info",),
-    "stateset": ("",),
-}
 
 # route: the family a sample name belongs to, the append method of its sample list, the set of
 # label sets seen for that name (to find duplicate series) and the name string shared by samples.
@@ -142,7 +103,7 @@ class ExpositionParser:
         self.format = format
         self.content_type = content_type
         self._openmetrics = format is ExpositionFormat.OPENMETRICS
-        self._suffixes = _OPENMETRICS_SUFFIXES if self._openmetrics else _TEXT_SUFFIXES
+        self._suffixes = OPENMETRICS_SUFFIXES if self._openmetrics else TEXT_SUFFIXES
         self._default_type = "unknown" if self._openmetrics else "untyped"
         self._sink = sink or ProblemSink()
         self._families: dict[str, Family] = {}
@@ -307,7 +268,7 @@ class ExpositionParser:
         heads = self._heads
         next_label = self._next_labels.__getitem__
         share_pair = self._pairs.setdefault
-        max_float = _MAX_FLOAT
+        max_float = MAX_FLOAT
         labels: Labels
         for line in lines:
             line_no += 1
@@ -415,7 +376,7 @@ class ExpositionParser:
             timestamp_text = parts[2] if len(parts) == 3 else None
             labels: Labels = ()
         else:
-            match = _LABEL_SET.match(line, brace + 1)
+            match = LABEL_SET.match(line, brace + 1)
             if match is None:
                 self._report_label_set(line, line_no, brace)
                 return
@@ -449,11 +410,11 @@ class ExpositionParser:
         parts = line.split('"')
         if not len(parts) & 1 or len(parts) < 3:
             return
-        head = _HEAD_FRAGMENT.fullmatch(parts[0])
+        head = HEAD_FRAGMENT.fullmatch(parts[0])
         if head is None or head.group(2).startswith("__"):
             return
         for fragment in parts[2:-1:2]:
-            label = _NEXT_FRAGMENT.fullmatch(fragment)
+            label = NEXT_FRAGMENT.fullmatch(fragment)
             if label is None or label.group(1).startswith("__"):
                 return
             self._next_labels[fragment] = label.group(1)
@@ -488,7 +449,7 @@ class ExpositionParser:
     # OpenMetrics sample lines -----------------------------------------------------------
 
     def _openmetrics_sample(self, line: str, line_no: int) -> None:
-        match = _OM_SAMPLE.fullmatch(line)
+        match = OPENMETRICS_SAMPLE.fullmatch(line)
         if match is None:
             self._diagnose_openmetrics_sample(line, line_no)
             return
@@ -535,13 +496,13 @@ class ExpositionParser:
         if labels is None:
             return False
         size = sum(len(name) + len(value) for name, value in labels)
-        if size > _EXEMPLAR_MAX_CHARS:
+        if size > EXEMPLAR_MAX_CHARS:
             self._sink.add(
                 "exemplar-invalid",
                 line_no,
                 line,
                 f"line {line_no} has an exemplar with {size} characters of labels, more than "
-                f"the {_EXEMPLAR_MAX_CHARS} OpenMetrics allows",
+                f"the {EXEMPLAR_MAX_CHARS} OpenMetrics allows",
             )
             return False
         if self._parse_value(match.group(6), line, line_no) is None:
@@ -553,7 +514,7 @@ class ExpositionParser:
         )
 
     def _labels_from_text(self, label_text: str, line: str, line_no: int) -> Labels | None:
-        pairs = _PAIR.findall(label_text)
+        pairs = LABEL_PAIR.findall(label_text)
         if "\\" in label_text or "__" in label_text:
             checked = self._check_pairs(pairs, line, line_no)
             if checked is None:
@@ -592,7 +553,7 @@ class ExpositionParser:
     @staticmethod
     def _is_special(text: str) -> bool:
         """Whether an infinite or NaN float was spelled as such, not reached by overflow."""
-        return text.lstrip("+-").lower() in _INF_WORDS
+        return text.lstrip("+-").lower() in INF_WORDS
 
     def _parse_value(self, text: str, line: str, line_no: int) -> float | None:
         try:
@@ -600,7 +561,7 @@ class ExpositionParser:
         except ValueError:
             self._report_value(text, line, line_no)
             return None
-        if "_" in text or (not -_MAX_FLOAT <= value <= _MAX_FLOAT and not self._is_special(text)):
+        if "_" in text or (not -MAX_FLOAT <= value <= MAX_FLOAT and not self._is_special(text)):
             self._report_value(text, line, line_no)
             return None
         return value
@@ -631,7 +592,7 @@ class ExpositionParser:
                 "integer milliseconds",
             )
             return None
-        if not _INT64_MIN <= milliseconds <= _INT64_MAX:
+        if not INT64_MIN <= milliseconds <= INT64_MAX:
             self._sink.add(
                 "timestamp-invalid",
                 line_no,
@@ -667,25 +628,19 @@ class ExpositionParser:
                     f"line {line_no} has the label {name}; names starting with __ are reserved",
                 )
             if "\\" in value:
-                decoded = self._decode_escapes(value, _LABEL_ESCAPES)
+                decoded = decode_escapes(value, LABEL_ESCAPES)
                 if decoded is None:
                     self._sink.add(
                         "label-value-escape",
                         line_no,
                         line,
                         f"line {line_no}: the value of label {name} has an invalid escape "
-                        f"sequence ({_first_bad_escape(value, _LABEL_ESCAPES)})",
+                        f"sequence ({first_bad_escape(value, LABEL_ESCAPES)})",
                     )
                     return None
                 value = decoded
             checked.append((name, value))
         return checked
-
-    @staticmethod
-    def _decode_escapes(text: str, escapes: dict[str, str]) -> str | None:
-        if _first_bad_escape(text, escapes):
-            return None
-        return _ESCAPE.sub(lambda match: escapes[match.group(1)], text)
 
     def _report_duplicate_label(
         self, pairs: list[tuple[str, str]], line: str, line_no: int
@@ -700,7 +655,7 @@ class ExpositionParser:
         )
 
     def _report_label_set(self, line: str, line_no: int, brace: int) -> None:
-        rule, cause = _diagnose_label_set(line, brace + 1)
+        rule, cause = diagnose_label_set(line, brace + 1)
         self._sink.add(rule, line_no, line, f"line {line_no}: {cause}")
 
     def _report_sample_shape(self, line: str, line_no: int, tokens: list[str]) -> None:
@@ -720,7 +675,7 @@ class ExpositionParser:
             self._enter(route[0], line_no, line)
             return route
         shared_name = name.rstrip(" \t")
-        if not _METRIC_NAME.fullmatch(shared_name):
+        if not METRIC_NAME.fullmatch(shared_name):
             self._report_metric_name(shared_name, line, line_no)
             return None
         route = self._routes.get(shared_name)
@@ -829,7 +784,7 @@ class ExpositionParser:
             return  # The text format ignores other comments.
         tokens = rest[4:].lstrip(" \t")
         if keyword == "HELP":
-            name, _, text = _split_first(tokens)
+            name, _, text = split_first(tokens)
             self._help(name, text, line, line_no)
         else:
             words = tokens.split()
@@ -872,15 +827,15 @@ class ExpositionParser:
         if family is None:
             return
         if "\\" in text:
-            escapes = dict(_LABEL_ESCAPES) if self._openmetrics else _TEXT_HELP_ESCAPES
-            decoded = self._decode_escapes(text, escapes)
+            escapes = dict(LABEL_ESCAPES) if self._openmetrics else TEXT_HELP_ESCAPES
+            decoded = decode_escapes(text, escapes)
             if decoded is None:
                 self._sink.add(
                     "help-escape",
                     line_no,
                     line,
                     f"line {line_no}: the HELP text of {name} has an invalid escape sequence "
-                    f"({_first_bad_escape(text, escapes)})",
+                    f"({first_bad_escape(text, escapes)})",
                     family=name,
                 )
             else:
@@ -890,7 +845,7 @@ class ExpositionParser:
             family.help_line = line_no
 
     def _type(self, name: str, type_name: str, line: str, line_no: int) -> None:
-        if not type_name and _METRIC_NAME.fullmatch(name):
+        if not type_name and METRIC_NAME.fullmatch(name):
             self._sink.add(
                 "metadata-malformed",
                 line_no,
@@ -949,7 +904,7 @@ class ExpositionParser:
                 f"line {line_no} is a {keyword} line without a metric name",
             )
             return None
-        if not _METRIC_NAME.fullmatch(name):
+        if not METRIC_NAME.fullmatch(name):
             self._sink.add(
                 "metric-name-invalid",
                 line_no,
@@ -1049,99 +1004,8 @@ class ExpositionParser:
         )
 
 
-def _split_first(text: str) -> tuple[str, str, str]:
-    """Split off the first whitespace-separated token, as the text format reads a HELP line."""
-    parts = text.split(None, 1)
-    if not parts:
-        return "", "", ""
-    if len(parts) == 1:
-        return parts[0], "", ""
-    return parts[0], " ", parts[1]
-
-
 def _last_line(family: Family) -> int:
     lines = [family.help_line, family.type_line, family.unit_line]
     if family.samples:
         lines.append(family.samples[-1][4])
     return max(lines)
-
-
-def _first_bad_escape(text: str, escapes: dict[str, str]) -> str:
-    """Return the first invalid escape sequence in `text` (`\\q`, or `\\` at the end), or ''."""
-    index = text.find("\\")
-    while index >= 0:
-        following = text[index + 1 : index + 2]
-        if following not in escapes:
-            return "\\" + following
-        index = text.find("\\", index + 2)
-    return ""
-
-
-def _diagnose_label_set(line: str, start: int) -> tuple[str, str]:
-    """Name the rule and the cause for a label set that `_LABEL_SET` does not match."""
-    position = start
-    length = len(line)
-    seen_names: set[str] = set()
-    while True:
-        while position < length and line[position] in " \t":
-            position += 1
-        if position >= length:
-            return "label-set-malformed", "the label set has no closing }"
-        if line[position] == "}":
-            return "label-set-malformed", "the label set cannot be parsed"
-        name_match = _LABEL_NAME.match(line, position)
-        if name_match is None:
-            bad = line[position : position + 20]
-            return "label-name-invalid", f"invalid label name at {bad!r}"
-        name = name_match.group()
-        position = name_match.end()
-        while position < length and line[position] in " \t":
-            position += 1
-        if position >= length or line[position] != "=":
-            return "label-set-malformed", f"label {name} has no `=` after its name"
-        position += 1
-        while position < length and line[position] in " \t":
-            position += 1
-        if position >= length or line[position] != '"':
-            return "label-set-malformed", f"the value of label {name} is not in double quotes"
-        value_end = _end_of_quoted(line, position)
-        if value_end < 0:
-            return "label-value-unescaped", (
-                f"the value of label {name} has no closing double quote"
-            )
-        seen_names.add(name)
-        position = value_end
-        while position < length and line[position] in " \t":
-            position += 1
-        if position < length and line[position] == ",":
-            position += 1
-            continue
-        if position < length and line[position] == "}":
-            return "label-set-malformed", "the label set cannot be parsed"
-        if position >= length:
-            return "label-set-malformed", "the label set has no closing }"
-        if _PAIR_START.match(line, position):
-            return "label-set-malformed", (
-                f"label {name} is not followed by a comma before the next label"
-            )
-        value = line[name_match.end() : value_end].split("=", 1)[-1].strip()
-        return "label-value-unescaped", (
-            f"the value of label {name} ({value}) is followed by "
-            f"{line[position : position + 20]!r}; an unescaped double quote inside the value "
-            "ends it early"
-        )
-
-
-def _end_of_quoted(line: str, quote: int) -> int:
-    """Return the index after the closing quote of the string opening at `quote`, or -1."""
-    index = quote + 1
-    length = len(line)
-    while index < length:
-        char = line[index]
-        if char == "\\":
-            index += 2
-            continue
-        if char == '"':
-            return index + 1
-        index += 1
-    return -1
