@@ -29,7 +29,8 @@ PR_SET_PDEATHSIG = 1
 TERM_GRACE_S = 3.0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this (child) process when its parent thread exits."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
@@ -62,7 +63,7 @@ class ManagedProcess:
             cwd=cwd,
             user=user,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self.pumps = [
             self._pump(self.process.stdout, "stdout"),
