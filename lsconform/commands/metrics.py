@@ -1,10 +1,10 @@
 """`lsconform metrics lint [FILE|-]`: parse and lint a Prometheus or OpenMetrics exposition.
 
 It applies the same parser and rules as the metrics checks, to a file or to standard input, so a
-user can test a payload saved with `curl` before and after a fix. Exit status follows
-`promtool check metrics`: 0 when there is no problem, 3 when there are only warnings or
-convention problems, 1 when the input cannot be read or has an error that makes a strict
-scraper reject the whole payload (promtool's "error while linting").
+user can test a payload saved with `curl` before and after a fix. The exit status follows
+`promtool check metrics`. It is 0 when there is no problem and 3 when there are only warnings or
+convention problems. It is 1 when the input cannot be read, or when it has an error that makes a
+strict scraper reject the whole payload (promtool's "error while linting").
 """
 
 from __future__ import annotations
@@ -129,12 +129,13 @@ def _write_text(out: TextIO, source: str, exposition: Exposition) -> None:
         if problem.text:
             out.write(f"    | {problem.text}\n")
         out.write(f"    fix: {problem.fix}\n")
-    kept: dict[str, int] = {}
+    listed_by_rule: dict[str, int] = {}
     for problem in exposition.problems:
-        kept[problem.rule] = kept.get(problem.rule, 0) + 1
+        listed_by_rule[problem.rule] = listed_by_rule.get(problem.rule, 0) + 1
     for rule, count in sorted(exposition.problem_counts.items()):
-        if count > kept.get(rule, 0):
-            out.write(f"{source}: {count - kept.get(rule, 0)} more {rule} problems not shown\n")
+        hidden = count - listed_by_rule.get(rule, 0)
+        if hidden:
+            out.write(f"{source}: {hidden} more {rule} problems not shown\n")
     out.write(_summary_line(source, exposition) + "\n")
 
 

@@ -221,7 +221,7 @@ def counter_values(exposition: Exposition) -> dict[tuple[str, Labels], float]:
 
     Counters are the samples of families typed `counter` (their `_created` samples excluded)
     and the `_bucket`, `_count` and `_sum` samples of histograms and summaries, which also only
-    grow; a histogram key carries the sample name in place of the family name so buckets and
+    grow. A histogram key carries the sample name in place of the family name, so buckets and
     counts stay apart. Families typed `untyped` or `unknown` are left out because nothing
     promises that they only grow.
     """

@@ -3,9 +3,9 @@
 Two groups of rules live here. The naming and metadata conventions are the ones
 `promtool check metrics` (Prometheus 2.42) reports, rewritten from its documented behaviour:
 they apply to every family that has samples. The structure rules check what the exposition
-formats require of histograms, summaries and counters and what promtool does not check: buckets
-that are cumulative and end with `le="+Inf"` equal to `_count`, `_sum` and `_count` present,
-valid quantiles, counters that are not negative.
+formats require of histograms, summaries and counters, which promtool does not check. Buckets
+must be cumulative and end with `le="+Inf"` equal to `_count`, `_sum` and `_count` must be
+present, quantiles valid and counters not negative.
 """
 
 from __future__ import annotations
@@ -349,14 +349,14 @@ def _check_buckets(family: Family, group: _BucketGroup, sink: ProblemSink) -> No
         return
     for previous, bucket in pairwise(buckets):
         if bucket[2] < previous[2]:
-            shown = " > ".join(
+            bucket_counts = " > ".join(
                 f"le={le}: {_format_value(count)}" for _, le, count, _ in buckets[:6]
             )
             sink.add(
                 "histogram-not-cumulative",
                 bucket[3],
                 _sample_text(group.first),
-                f"histogram {name}: bucket counts decrease as le grows ({shown}); buckets "
+                f"histogram {name}: bucket counts decrease as le grows ({bucket_counts}); buckets "
                 "must be cumulative",
                 family=name,
             )

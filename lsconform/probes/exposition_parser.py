@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 BLOCK_BYTES = 1 << 20
 
 # A line still without its line feed after this many bytes is reported and skipped. Real
-# expositions have lines of a few hundred bytes; this bounds the memory a broken writer can cost.
+# expositions have lines of a few hundred bytes, so this only bounds what a broken writer costs.
 MAX_LINE_BYTES = 16 << 20
 
 # The caches stop growing past this many fragments, so hostile input with endless distinct
@@ -77,7 +77,7 @@ _Route = tuple[Family, Callable[[SampleRow], None], "set[Labels]", str]
 
 @dataclass(slots=True)
 class _FamilyState:
-    """What the parser remembers about a family beyond the Family record."""
+    """Parser state of one family beyond its Family record."""
 
     entered: bool = False
     last_line: int = 0
@@ -552,7 +552,7 @@ class ExpositionParser:
 
     @staticmethod
     def _is_special(text: str) -> bool:
-        """Whether an infinite or NaN float was spelled as such, not reached by overflow."""
+        """Tell whether an infinite or NaN value was spelled as such, not reached by overflow."""
         return text.lstrip("+-").lower() in INF_WORDS
 
     def _parse_value(self, text: str, line: str, line_no: int) -> float | None:

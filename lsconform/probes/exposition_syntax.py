@@ -36,7 +36,7 @@ _ESCAPE = re.compile(r"\\(.)")
 LABEL_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
 TEXT_HELP_ESCAPES = {"\\": "\\", "n": "\n"}
 # Spellings of infinity and NaN that Go's strconv.ParseFloat (promtool) and Python's float() both
-# accept, in any letter case; a value that overflows to infinity without one is invalid.
+# accept, in any letter case. A value that overflows to infinity without one of them is invalid.
 INF_WORDS = frozenset({"inf", "infinity", "nan"})
 MAX_FLOAT = 1.7976931348623157e308  # the largest finite IEEE 754 double
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1

@@ -9,9 +9,9 @@ ngx_http_stub_status_module") has exactly this shape, with trailing spaces after
     Reading: 0 Writing: 2 Waiting: 5
 
 The LangSmith frontend serves it at `/nginx_status`, to 127.0.0.1 and ::1 only since chart
-0.13.25. A 200 alone proves nothing: a single-page app answers every path with its HTML index,
-and some non-stock builds add columns that the exporter cannot read. HTTP status codes (403 from
-the allow-list, 404 from a wrong path) are the caller's to judge; this module judges the body.
+0.13.25. A 200 alone proves nothing, because a single-page app serves its HTML index for every
+path, and some non-stock builds add columns that the exporter cannot read. The caller judges
+HTTP status codes (403 from the allow-list, 404 from a wrong path). This module judges the body.
 """
 
 from __future__ import annotations
@@ -162,9 +162,11 @@ def _parse_page(lines: list[str]) -> StubStatusResult:
                 )
             ],
         )
+
     active = _ACTIVE.fullmatch(lines[0])
     if active is None:
         return _malformed(1, lines[0], "line 1 is not `Active connections: N`")
+
     columns = lines[1].split()
     numbers = lines[2].split()
     if columns[:1] != ["server"] or not all(number.isdigit() for number in numbers):
@@ -181,9 +183,11 @@ def _parse_page(lines: list[str]) -> StubStatusResult:
             f"the header names {len(names)} columns ({' '.join(names)}) but line 3 has "
             f"{len(numbers)} numbers",
         )
+
     states = _STATES.fullmatch(lines[3])
     if states is None:
         return _malformed(4, lines[3], "line 4 is not `Reading: N Writing: N Waiting: N`")
+
     values = [int(number) for number in numbers]
     reading, writing, waiting = (int(group) for group in states.groups())
     status = StubStatus(
