@@ -102,6 +102,26 @@ def test_labels_sorted_and_shared() -> None:
     assert first[1][0] is second[1][0]
 
 
+def test_fast_path_finds_duplicate_label() -> None:
+    # The first two lines fill the fragment caches, so the third takes the fast path.
+    body = b'x{a="1",b="2"} 1\nx{b="3",a="4"} 1\nx{a="5",a="6"} 1\nx{a="7",b="8"} 1\n'
+    exposition = parse_exposition(b"# HELP x h\n# TYPE x gauge\n" + body, TEXT)
+    [problem] = exposition.problems
+    assert problem.rule == "label-name-duplicate"
+    assert problem.line == 5
+    assert "sets the label a more than once" in problem.cause
+    assert exposition.sample_count == 3
+
+
+def test_fast_path_matches_slow_path() -> None:
+    line = b'x{a="1",b="two words",c="}{"} 1.5 1765000000000\n'
+    exposition = parse_exposition(b"# HELP x h\n# TYPE x gauge\n" + line * 2, TEXT)
+    first, second = exposition.families["x"].samples
+    assert first[:4] == second[:4]
+    assert first[1] == (("a", "1"), ("b", "two words"), ("c", "}{"))
+    assert [problem.rule for problem in exposition.problems] == ["series-duplicate"]
+
+
 def test_openmetrics_parsed() -> None:
     exposition = parse_exposition(corpus("good-openmetrics.om"), OPENMETRICS_CONTENT_TYPE)
     assert exposition.format is ExpositionFormat.OPENMETRICS
