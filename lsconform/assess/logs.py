@@ -152,6 +152,7 @@ class ClusterFacts:
     runtime_problem: str = ""
     collectors: discover.Found = field(default_factory=discover.Found)
     collector_sources: list[str] = field(default_factory=list)
+    denied_lists: list[RbacRule] = field(default_factory=list)
 
 
 class LogEvidence:
@@ -342,7 +343,9 @@ class LogEvidence:
         return facts
 
     def _find_collectors(self, facts: ClusterFacts) -> discover.Found:
-        objects, problems = _list_collector_objects(self._client)
+        fallback = [self._release.namespace, *self._settings.exporter_namespaces]
+        objects, problems, denied = _list_collector_objects(self._client, fallback)
+        facts.denied_lists = denied
         found = discover.from_objects(objects)
         found.problems = problems + found.problems
         facts.collector_sources.append(f"{len(objects)} cluster objects")
@@ -379,14 +382,27 @@ _COLLECTOR_LISTS: tuple[tuple[str, str | None], ...] = (
 )
 
 
-def _list_collector_objects(client: Any) -> tuple[list[dict[str, Any]], list[str]]:
+def _list_collector_objects(
+    client: Any, fallback_namespaces: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[str], list[RbacRule]]:
+    """List the objects collectors are found in, and the problems and denied rules met.
+
+    A kind that cannot be listed in all namespaces is listed in `fallback_namespaces` (the
+    release's namespace and the namespaces the user named) instead.
+    """
     objects: list[dict[str, Any]] = []
     problems: list[str] = []
+    denied: list[RbacRule] = []
     for resource, api_version in _COLLECTOR_LISTS:
         try:
             objects += client.list(resource, api_version=api_version)
         except Forbidden as error:
-            problems.append(f"cannot list {resource} in all namespaces: {error.cause}")
+            denied.append(error.rule)
+            shown = ", ".join(fallback_namespaces)
+            problems.append(
+                f"cannot list {resource} in all namespaces ({error.cause}); looked only in {shown}"
+            )
+            objects += _list_in(client, resource, api_version, fallback_namespaces)
         except ClusterError as error:
             if error.status != 404:
                 problems.append(f"listing {resource} failed: {error.cause}")
@@ -396,7 +412,19 @@ def _list_collector_objects(client: Any) -> tuple[list[dict[str, Any]], list[str
             objects.append(client.get("configmaps", name, namespace=namespace))
         except ClusterError as error:
             problems.append(f"ConfigMap {namespace}/{name} could not be read: {error.cause}")
-    return objects, problems
+    return objects, problems, denied
+
+
+def _list_in(
+    client: Any, resource: str, api_version: str | None, namespaces: Sequence[str]
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for namespace in dict.fromkeys(namespaces):
+        try:
+            found += client.list(resource, namespace=namespace, api_version=api_version)
+        except ClusterError as error:
+            logger.info("listing %s in %s failed: %s", resource, namespace, error.cause)
+    return found
 
 
 def _configmaps_of(objects: Iterable[Mapping[str, Any]]) -> set[tuple[str, str]]:
@@ -802,12 +830,24 @@ def check_collected(evidence: LogEvidence, target: LogTarget) -> CheckResult:
         base["discovery_problems"] = found.problems
     if facts.runtime_problem:
         base["runtime_note"] = f"{facts.runtime_problem}; CRI lines assumed"
-    if not found.collectors:
-        status = Status.ERROR if _all_forbidden(found.problems) else Status.FAIL
+    if not found.collectors and facts.denied_lists:
+        rules = "".join(rule.to_yaml() for rule in facts.denied_lists)
         return _result(
             COLLECTED_CHECK,
             target,
-            status,
+            Status.ERROR,
+            "no log collector found, and collectors could not be listed in all namespaces, so "
+            "this could not be decided",
+            f"add these rules for the user running the suite, or pass the collectors' "
+            f"configuration files to the suite:\n{rules}",
+            rbac_rule=rules,
+            **base,
+        )
+    if not found.collectors:
+        return _result(
+            COLLECTED_CHECK,
+            target,
+            Status.FAIL,
             "no log collector found (OpenTelemetry Collector with filelog, Fluent Bit tail, "
             "Datadog agent) in the namespaces this user can read",
             "deploy a node-level log collector that reads /var/log/pods (for example an "
@@ -828,10 +868,6 @@ def _evaluate(collector: Any, target: ContainerLogTarget) -> Verdict:
         verdict.reason = f"{verdict.reason}, but {not_running}"
         verdict.remedy = "check why the collector's pods are not ready (kubectl describe)"
     return verdict
-
-
-def _all_forbidden(problems: list[str]) -> bool:
-    return bool(problems) and all("cannot list" in problem for problem in problems)
 
 
 def _collected_result(

@@ -325,6 +325,8 @@ def test_collected_unlistable_is_error(client, api):
     result = run_check(client, logs.check_collected)
     assert result.status is Status.ERROR
     assert any("cannot list" in problem for problem in result.evidence["discovery_problems"])
+    assert 'resources: ["daemonsets"]' in result.remedy
+    assert f"/apis/apps/v1/namespaces/{NS}/daemonsets" in api.requests
 
 
 def test_output_waiting_container_warns(client, api):
@@ -336,3 +338,58 @@ def test_output_waiting_container_warns(client, api):
     result = run_check(client, logs.check_output)
     assert result.status is Status.WARN
     assert 'container "backend" is waiting to start' in result.summary
+
+
+def test_collected_falls_back_to_release_namespace(client, api):
+    config = {
+        "receivers": {
+            "filelog": {
+                "include": ["/var/log/pods/*/*/*.log"],
+                "operators": [{"type": "container"}],
+            }
+        },
+        "exporters": {"debug": {}},
+        "service": {"pipelines": {"logs": {"receivers": ["filelog"], "exporters": ["debug"]}}},
+    }
+    daemonset = {
+        "kind": "DaemonSet",
+        "metadata": {"name": "agent", "namespace": NS},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "otel",
+                            "image": "otel/opentelemetry-collector-contrib:0.123.0",
+                            "securityContext": {"runAsUser": 0},
+                            "volumeMounts": [
+                                {"name": "cfg", "mountPath": "/conf"},
+                                {"name": "pods", "mountPath": "/var/log/pods"},
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": "cfg", "configMap": {"name": "agent"}},
+                        {"name": "pods", "hostPath": {"path": "/var/log/pods"}},
+                    ],
+                }
+            }
+        },
+    }
+    configmap = {"kind": "ConfigMap", "metadata": {"name": "agent", "namespace": NS}}
+    configmap["data"] = {"relay": json.dumps(config)}
+    for kind in ("daemonsets", "deployments", "statefulsets"):
+        api.routes[f"/apis/apps/v1/{kind}"] = lambda: (403, b"{}")
+        api.routes[f"/apis/apps/v1/namespaces/{NS}/{kind}"] = lambda: (200, items("List"))
+    api.routes[f"/apis/apps/v1/namespaces/{NS}/daemonsets"] = lambda: (
+        200,
+        items("DaemonSet", daemonset),
+    )
+    api.routes[f"/api/v1/namespaces/{NS}/configmaps/agent"] = lambda: (
+        200,
+        json.dumps(configmap).encode(),
+    )
+    result = run_check(client, logs.check_collected)
+    assert result.status is Status.PASS, result.summary
+    assert result.summary.startswith(f"read by DaemonSet {NS}/agent")
+    assert any("looked only in langsmith" in p for p in result.evidence["discovery_problems"])
