@@ -370,6 +370,23 @@ def check_budget(scrape: Scrape, settings: Settings) -> CheckResult:
         return skipped
     assert scrape.response is not None
     target = scrape.target
+    if scrape.response.truncated or len(scrape.response.body) > settings.body_limit:
+        # No need to parse what Prometheus would not even finish reading.
+        return _result(
+            target,
+            "metrics.budget",
+            Status.FAIL,
+            f"payload exceeds body_size_limit of {settings.body_limit} bytes; Prometheus "
+            "fails the scrape",
+            evidence={
+                "bytes_read": len(scrape.response.body),
+                "truncated": scrape.response.truncated,
+                "body_size_limit": settings.body_limit,
+                "duration_seconds": round(scrape.duration, 3),
+            },
+            remedy="drop unbounded labels from the largest families or raise body_size_limit "
+            "(the suite uses 16 MiB)",
+        )
     exposition = parse_scrape(scrape)
     top = sorted(exposition.families.values(), key=lambda f: f.series_count, reverse=True)[:5]
     evidence: dict[str, Any] = {
@@ -381,15 +398,6 @@ def check_budget(scrape: Scrape, settings: Settings) -> CheckResult:
         "scrape_timeout": settings.probe_timeout,
         "top_families": {f.name: f.series_count for f in top},
     }
-    if scrape.response.truncated or exposition.byte_count > settings.body_limit:
-        return _result(
-            target,
-            "metrics.budget",
-            Status.FAIL,
-            f"payload exceeds body_size_limit of {settings.body_limit} bytes",
-            evidence=evidence,
-            remedy="drop unbounded labels from the largest families or raise body_size_limit",
-        )
     if exposition.series_count > settings.sample_limit:
         return _result(
             target,

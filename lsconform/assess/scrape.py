@@ -41,7 +41,11 @@ class Scrape:
 
 def http_target(target: MetricsTarget) -> HttpTarget:
     return HttpTarget(
-        namespace=target.namespace, kind=target.kind, name=target.name, port=target.port
+        namespace=target.namespace,
+        kind="pod" if target.kind == "pod" else "service",
+        name=target.name,
+        port=target.port,
+        ip=target.ip,
     )
 
 

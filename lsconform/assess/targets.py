@@ -41,6 +41,7 @@ class MetricsTarget:
     path: str = "/metrics"
     expected_families: tuple[str, ...] = ()
     replicas: int = 1
+    ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ def metrics_targets(release: Any, settings: Settings) -> list[MetricsTarget]:
                     path=spec.metrics.path,
                     expected_families=spec.families,
                     replicas=len(component.pods),
+                    ip=pod.ip or None,
                 )
             )
         for service in component.services:
