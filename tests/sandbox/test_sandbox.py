@@ -287,3 +287,35 @@ def test_second_sandbox_gets_other_addresses(default_sandbox: Sandbox, tmp_path:
         theirs = {p["ip"] for p in other.ready["pods"]}
         assert not mine & theirs
         assert all(p["ready"] for p in other.ready["pods"])
+
+
+def test_faults_through_the_api(tmp_path: Path) -> None:
+    faults = ["pod-vanishes", "crashloop", "replica-not-ready"]
+    with Sandbox(profile="tracing-off", faults=faults, workdir=tmp_path / "wd") as sandbox:
+        plans = json.loads((sandbox.workdir / "pods.json").read_text())
+        core = kube_client(sandbox)
+        try:
+            vanishing = next(p["name"] for p in plans if "pod-vanishes" in p["faults"])
+            with pytest.raises(kubernetes.client.ApiException) as raised:
+                core.read_namespaced_pod_log(vanishing, "langsmith", _request_timeout=10)
+            assert raised.value.status == 404
+            with pytest.raises(kubernetes.client.ApiException) as again:
+                core.read_namespaced_pod(vanishing, "langsmith", _request_timeout=10)
+            assert again.value.status == 404
+
+            crashed = next(p["name"] for p in plans if "crashloop" in p["faults"])
+            pod = core.read_namespaced_pod(crashed, "langsmith", _request_timeout=10)
+            status = pod.status.container_statuses[0]
+            assert status.restart_count == 3
+            assert status.last_state.terminated.exit_code == 1
+            previous = core.read_namespaced_pod_log(
+                crashed, "langsmith", previous=True, _request_timeout=10
+            )
+            assert previous.strip(), "the crashed run left a previous log"
+
+            endpoints = core.read_namespaced_endpoints(
+                "langsmith-backend", "langsmith", _request_timeout=10
+            )
+            assert len(endpoints.subsets[0].not_ready_addresses) == 1
+        finally:
+            core.api_client.close()

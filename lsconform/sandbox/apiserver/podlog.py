@@ -58,6 +58,9 @@ async def handle_pod_log(
     options = parse_log_options(dict(request.query))
     container = _choose_container(pod, options, info.name)
     files = store.container_log_files(info.namespace, info.name, container)
+    if files is None and store.get("pods", "", info.namespace, info.name) is None:
+        # The pod was deleted while this request ran (the pod-vanishes fault).
+        raise not_found("pods", "", info.name)
     if files is None or container not in _container_names(pod):
         raise bad_request(f"container {container} is not valid for pod {info.name}")
     if options.previous:
