@@ -7,7 +7,6 @@ levels), HTML-escaped, URL-encoded, and base64-encoded at any alignment.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,20 +67,14 @@ def scan_members(
     for index, value in enumerate(values):
         for form, label in _forms(value).items():
             table.setdefault(form, (index, label))
-    regex = (
-        re.compile(b"|".join(re.escape(form) for form in sorted(table, key=len, reverse=True)))
-        if table
-        else None
-    )
     for name, content in members:
         result.members += 1
         result.bytes_scanned += len(content)
-        if regex is None:
-            continue
         seen: set[int] = set()
-        for match in regex.finditer(content):
-            index, label = table[match.group(0)]
-            if index not in seen:
+        # One `in` test per form: fast C substring search, unlike a regex alternation of
+        # hundreds of forms, which tries each alternative at every position.
+        for form, (index, label) in table.items():
+            if index not in seen and form in content:
                 seen.add(index)
                 result.survivors.append(Survivor(name, label, index))
     return result

@@ -73,7 +73,11 @@ class BundleSummary:
     manifest: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-class _BlockDumper(yaml.SafeDumper):
+# libyaml's emitter is many times faster than PyYAML's pure-Python one; both write the same YAML.
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _BlockDumper(_BaseDumper):  # type: ignore[valid-type,misc]
     """YAML dumper that writes multi-line strings as literal blocks, never folded."""
 
 
