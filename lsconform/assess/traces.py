@@ -563,7 +563,7 @@ class TracesRun:
                 return "the connection closed at once"
             return ""
         finally:
-            sock.close()
+            wire.close_drained(sock)
 
     def _relay(self) -> wire.LoopbackRelay:
         place = self._place

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -448,7 +448,7 @@ class LoopbackRelay:
             for sock in self._sockets:
                 _close_quietly(sock)
             for upstream in self._upstreams:
-                _close_quietly(upstream)
+                close_drained(upstream)
         self._thread.join(timeout=2)
 
     def _accept_loop(self) -> None:
@@ -477,7 +477,7 @@ def _pump_to_upstream(client: socket.socket, upstream: Stream) -> None:
     except OSError:
         pass
     finally:
-        _close_quietly(upstream)
+        close_drained(upstream)
 
 
 def _pump_to_client(upstream: Stream, client: socket.socket) -> None:
@@ -488,6 +488,25 @@ def _pump_to_client(upstream: Stream, client: socket.socket) -> None:
         log.debug("relay upstream read failed: %s", error)
     finally:
         _close_quietly(client)
+
+
+def close_drained(stream: Any, limit: int = 1024 * 1024) -> None:
+    """Read what the peer already sent (up to `limit` bytes, 50 ms of quiet), then close.
+
+    Closing a socket with unread data sends a reset, and the Kubernetes client's port-forward
+    thread raises on a reset from its end of the stream; draining first closes it cleanly.
+    """
+    received = 0
+    try:
+        stream.settimeout(0.05)
+        while received < limit:
+            chunk = stream.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+    except Exception as error:  # a timeout or reset simply ends the draining
+        log.debug("draining a stream before close ended: %s", error)
+    _close_quietly(stream)
 
 
 def _close_quietly(stream: Stream | socket.socket) -> None:

@@ -84,6 +84,37 @@ def test_default_profile_spans_arrive_by_metrics(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.OK
 
 
+@pytest.mark.parametrize(
+    ("profile", "traced"),
+    [
+        # Exporter grpc with a host:4317 endpoint and useTls false.
+        (
+            "fullname-override",
+            {"backend", "platform-backend", "playground", "queue", "ingest-queue"},
+        ),
+        (
+            "control-plane",
+            {
+                "backend",
+                "platform-backend",
+                "playground",
+                "queue",
+                "ingest-queue",
+                "host-backend",
+                "listener",
+            },
+        ),
+    ],
+)
+def test_other_profiles_pass(pytester: pytest.Pytester, profile: str, traced: set[str]) -> None:
+    result, report = run_checks(pytester, "--sandbox", "--sandbox-profile", profile)
+    assert lines(with_status(report, "fail")) == []
+    assert lines(with_status(report, "error")) == []
+    arrivals = [r for r in report["results"] if r["check_id"] == "traces.arrival"]
+    assert {r["target"] for r in arrivals if r["status"] == "pass"} == traced, lines(arrivals)
+    assert result.ret == pytest.ExitCode.OK
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_fails_its_check(pytester: pytest.Pytester, fault: str) -> None:
     check_id, cause, fix = FAULTS[fault]
