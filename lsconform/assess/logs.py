@@ -505,53 +505,23 @@ def check_output(evidence: LogEvidence, target: LogTarget) -> CheckResult:
         return _forbidden_result(OUTPUT_CHECK, target, output.current, pod_rule)
     if output.current.error is not None:
         return _error_result(OUTPUT_CHECK, target, output.current, "the container's logs")
+
     waiting = output.current.status == 400
     records = [] if waiting else logfiles.records_from_api(output.current.body, timestamps=True)
     summary = logfiles.summarise(records)
     facts = {"api_status": output.current.status, **summary.to_evidence()}
-    container = output.container
-    restarts = getattr(container, "restart_count", 0)
+
+    restarts = getattr(output.container, "restart_count", 0)
     if restarts:
         crash = _crash_result(target, output, restarts, facts)
         if crash is not None:
             return crash
     if output.current.status not in (200, 400):
         return _error_result(OUTPUT_CHECK, target, output.current, "the container's logs")
-    if waiting:
-        message = _status_message(output.current.body)
-        return _result(
-            OUTPUT_CHECK,
-            target,
-            Status.WARN,
-            f"the API returned no logs for container {target.container}: {message}",
-            "check the container's state with `kubectl describe pod`",
-            severity=Severity.WARNING,
-            **facts,
-        )
-    if summary.lines == 0:
-        started = getattr(output.pod, "start_time", "") or "its start"
-        return _result(
-            OUTPUT_CHECK,
-            target,
-            Status.WARN,
-            f"container {target.container} of pod {target.pod} has written nothing to stdout "
-            f"or stderr since {started}",
-            "make the service log to stdout/stderr (a service that logs to a file inside the "
-            "container leaves collectors nothing to read); check LOG_LEVEL",
-            severity=Severity.WARNING,
-            **facts,
-        )
-    if summary.lines >= ERROR_SHARE_MIN_LINES and summary.error_share >= ERROR_SHARE_WARN:
-        return _result(
-            OUTPUT_CHECK,
-            target,
-            Status.WARN,
-            f"{summary.error_share:.0%} of the last {summary.lines} lines are at level ERROR or "
-            f"worse; last: {summary.last_errors[-1] if summary.last_errors else ''}",
-            "read the errors with `kubectl logs` and fix their cause",
-            severity=Severity.WARNING,
-            **facts,
-        )
+
+    warning = _output_warning(target, output, summary, facts)
+    if warning is not None:
+        return warning
     notes = _output_notes(summary)
     return _result(
         OUTPUT_CHECK,
@@ -559,6 +529,47 @@ def check_output(evidence: LogEvidence, target: LogTarget) -> CheckResult:
         Status.PASS,
         f"{summary.lines} recent lines ({summary.structured_lines} JSON, "
         f"{summary.error_share:.1%} at ERROR or worse){notes}",
+        **facts,
+    )
+
+
+def _output_warning(
+    target: LogTarget,
+    output: OutputEvidence,
+    summary: logfiles.LogSummary,
+    facts: dict[str, Any],
+) -> CheckResult | None:
+    """Warn about a container with no logs, a silent one, or one that mostly logs errors."""
+    if output.current.status == 400:
+        message = _status_message(output.current.body)
+        summary_text = f"the API returned no logs for container {target.container}: {message}"
+        remedy = "check the container's state with `kubectl describe pod`"
+    elif summary.lines == 0:
+        started = getattr(output.pod, "start_time", "") or "its start"
+        summary_text = (
+            f"container {target.container} of pod {target.pod} has written nothing to stdout "
+            f"or stderr since {started}"
+        )
+        remedy = (
+            "make the service log to stdout/stderr (a service that logs to a file inside the "
+            "container leaves collectors nothing to read); check LOG_LEVEL"
+        )
+    elif summary.lines >= ERROR_SHARE_MIN_LINES and summary.error_share >= ERROR_SHARE_WARN:
+        last = summary.last_errors[-1] if summary.last_errors else ""
+        summary_text = (
+            f"{summary.error_share:.0%} of the last {summary.lines} lines are at level ERROR "
+            f"or worse; last: {last}"
+        )
+        remedy = "read the errors with `kubectl logs` and fix their cause"
+    else:
+        return None
+    return _result(
+        OUTPUT_CHECK,
+        target,
+        Status.WARN,
+        summary_text,
+        remedy,
+        severity=Severity.WARNING,
         **facts,
     )
 
