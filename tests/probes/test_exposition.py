@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,55 @@ def test_histogram_present_only_with_buckets() -> None:
     assert missing_families(declared_only, ["h_seconds"]) == ["h_seconds"]
     untyped_buckets = parse_exposition(b'h_seconds_bucket{le="+Inf"} 1\n', TEXT)
     assert missing_families(untyped_buckets, ["h_seconds"]) == []
+
+
+# Robustness ------------------------------------------------------------------------------------
+
+MUTATION_BYTES = b'{}",=\\ \t\n#_aZ09.+-eInfNa\xff\xc3\r:'
+CORPUS_BODIES = [path.read_bytes() for path in sorted(CORPUS.iterdir()) if path.suffix != ".yaml"]
+
+
+def mutated(rng: random.Random) -> bytes:
+    """Return a corpus file with a few bytes inserted, deleted or replaced."""
+    data = bytearray(rng.choice(CORPUS_BODIES))
+    for _ in range(rng.randint(1, 5)):
+        position = rng.randint(0, len(data))
+        choice = rng.random()
+        if choice < 0.5 or not data:
+            data[position:position] = bytes([rng.choice(MUTATION_BYTES)])
+        elif choice < 0.75:
+            del data[position : position + rng.randint(1, 3)]
+        else:
+            data[min(position, len(data) - 1)] = rng.choice(MUTATION_BYTES)
+    return bytes(data)
+
+
+def test_mutated_input_never_raises() -> None:
+    rng = random.Random(11)
+    for _ in range(400):
+        body = mutated(rng)
+        content_type = rng.choice([TEXT, OPENMETRICS_CONTENT_TYPE, None, "text/html"])
+        exposition = parse_exposition(body, content_type)
+        assert exposition.line_count == body.count(b"\n") + (
+            not body.endswith(b"\n") and bool(body)
+        )
+        for problem in exposition.problems:
+            assert problem.rule in RULES
+            assert len(problem.text) <= MAX_PROBLEM_TEXT + 1
+
+
+def test_random_chunks_match_whole_input() -> None:
+    rng = random.Random(12)
+    for _ in range(150):
+        body = mutated(rng)
+        content_type = rng.choice([TEXT, OPENMETRICS_CONTENT_TYPE])
+        whole = parse_exposition(body, content_type)
+        parser = parser_for_content_type(content_type)
+        position = 0
+        while position < len(body):
+            size = rng.randint(1, 40)
+            parser.feed(body[position : position + size])
+            position += size
+        chunked = parser.close()
+        assert chunked.problems == whole.problems
+        assert repr(list(chunked.families.values())) == repr(list(whole.families.values()))
