@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsconform.probes.exposition import (
+    OPENMETRICS_CONTENT_TYPE,
     PROMETHEUS_TEXT_CONTENT_TYPE,
     parse_exposition,
 )
@@ -76,17 +78,29 @@ def _counter_family(rng: random.Random, index: int) -> str:
     return "".join(lines)
 
 
-def run_lsconform(payload: bytes) -> tuple[float, int]:
+def as_openmetrics(payload: bytes) -> bytes:
+    """Rewrite the text payload as OpenMetrics: counter families lose `_total`, `# EOF` ends it."""
+    text = re.sub(
+        r"# (HELP|TYPE) (langsmith_http_requests_\d+)_total", r"# \1 \2", payload.decode()
+    )
+    return (text + "# EOF\n").encode()
+
+
+def run_lsconform(payload: bytes, openmetrics: bool = False) -> tuple[float, int]:
+    content_type = OPENMETRICS_CONTENT_TYPE if openmetrics else PROMETHEUS_TEXT_CONTENT_TYPE
     start = time.perf_counter()
-    exposition = parse_exposition(payload, PROMETHEUS_TEXT_CONTENT_TYPE)
+    exposition = parse_exposition(payload, content_type)
     elapsed = time.perf_counter() - start
     if exposition.problems:
         raise SystemExit(f"benchmark payload has problems: {exposition.problems[:3]}")
     return elapsed, exposition.sample_count
 
 
-def run_prometheus_client(text: str) -> tuple[float, int]:
-    from prometheus_client.parser import text_string_to_metric_families
+def run_prometheus_client(text: str, openmetrics: bool = False) -> tuple[float, int]:
+    if openmetrics:
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+    else:
+        from prometheus_client.parser import text_string_to_metric_families
 
     start = time.perf_counter()
     samples = sum(len(family.samples) for family in text_string_to_metric_families(text))
@@ -105,11 +119,11 @@ def peak_rss_mb() -> float:
     raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
-def measure_memory(path: Path) -> dict[str, float]:
+def measure_memory(path: Path, openmetrics: bool) -> dict[str, float]:
     """Read the payload from `path` and parse it once; report the peak resident set size."""
     payload = path.read_bytes()
     before = peak_rss_mb()
-    run_lsconform(payload)
+    run_lsconform(payload, openmetrics)
     return {"rss_before_parse_mb": before, "peak_rss_mb": peak_rss_mb()}
 
 
@@ -119,16 +133,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each parser; best counts")
     parser.add_argument("--memory-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--openmetrics",
+        action="store_true",
+        help="serve the payload as OpenMetrics and compare with prometheus_client's "
+        "OpenMetrics parser",
+    )
+    parser.add_argument(
         "--skip-reference",
         action="store_true",
         help="time lsconform only (no prometheus_client run)",
     )
     args = parser.parse_args()
     if args.memory_only:
-        print(json.dumps(measure_memory(args.memory_only)))
+        print(json.dumps(measure_memory(args.memory_only, args.openmetrics)))
         return
 
     payload = build_payload(args.size_mb * 1_000_000)
+    if args.openmetrics:
+        payload = as_openmetrics(payload)
     megabytes = len(payload) / 1_000_000
     line_count = payload.count(b"\n")
     print(f"payload: {megabytes:.1f} MB, {line_count} lines; best of {args.repeat} runs")
@@ -137,10 +159,10 @@ def main() -> None:
     reference: list[float] = []
     # The runs alternate so that a burst of load on the machine hits both parsers alike.
     for _ in range(args.repeat):
-        elapsed, ours_samples = run_lsconform(payload)
+        elapsed, ours_samples = run_lsconform(payload, args.openmetrics)
         ours.append(elapsed)
         if not args.skip_reference:
-            elapsed, reference_samples = run_prometheus_client(text)
+            elapsed, reference_samples = run_prometheus_client(text, args.openmetrics)
             reference.append(elapsed)
     best = min(ours)
     print(
@@ -158,7 +180,8 @@ def main() -> None:
         path = Path(folder) / "payload.prom"
         path.write_bytes(payload)
         child = subprocess.run(
-            [sys.executable, __file__, "--memory-only", str(path)],
+            [sys.executable, __file__, "--memory-only", str(path)]
+            + (["--openmetrics"] if args.openmetrics else []),
             capture_output=True,
             text=True,
             check=True,
