@@ -7,7 +7,6 @@ it are skipped with its name, so a single fault fails a single check.
 import pytest
 
 from lsconform.assess import traces as assess
-from lsconform.plugin import get_session
 
 pytestmark = pytest.mark.traces
 
@@ -48,24 +47,3 @@ def test_collector_accepts_spans(traces, verdict):
 
 def test_service_spans_arrive(traced_target, traces, verdict):
     verdict(traces.check_arrival(traced_target))
-
-
-# Parametrisation of this module's per-target checks. NOTE: kept here until the targets are
-# registered in lsconform.assess.targets.PARAMETRISERS; a target with none gets one skipped test.
-_BUILDERS = {"env_target": assess.env_targets, "traced_target": assess.traced_targets}
-
-
-def pytest_generate_tests(metafunc):
-    session = get_session(metafunc.config)
-    for name, build in _BUILDERS.items():
-        if name not in metafunc.fixturenames:
-            continue
-        release = session.release if session is not None else None
-        found = sorted(build(release, session.settings), key=lambda t: t.id) if release else []
-        if not found:
-            reason = "no target of this kind in the release"
-            metafunc.parametrize(
-                name, [pytest.param(None, marks=pytest.mark.skip(reason=reason))], ids=["none"]
-            )
-            continue
-        metafunc.parametrize(name, found, ids=[t.id for t in found])

@@ -182,6 +182,18 @@ def _log_targets(release: Any, settings: Settings) -> Iterable[Any]:
     return log_targets(release, settings)
 
 
+def _env_targets(release: Any, settings: Settings) -> Iterable[Any]:
+    from lsconform.assess.traces import env_targets
+
+    return env_targets(release, settings)
+
+
+def _traced_targets(release: Any, settings: Settings) -> Iterable[Any]:
+    from lsconform.assess.traces import traced_targets
+
+    return traced_targets(release, settings)
+
+
 PARAMETRISERS: dict[str, Callable[[Any, Settings], Iterable[Any]]] = {
     "component_target": component_targets,
     "metrics_target": metrics_targets,
@@ -191,4 +203,8 @@ PARAMETRISERS: dict[str, Callable[[Any, Settings], Iterable[Any]]] = {
     "exporter_target": exporter_targets,
     # Log checks (checks/test_logs.py): one target per container of every pod of the release.
     "log_target": _log_targets,
+    # Traces checks (checks/test_traces.py): components reading the config ConfigMap, and
+    # components whose services export spans.
+    "env_target": _env_targets,
+    "traced_target": _traced_targets,
 }

@@ -225,9 +225,11 @@ class TracesRun:
         for prerequisite in prerequisites:
             result = prerequisite()
             if result.status in (Status.FAIL, Status.ERROR, Status.SKIP):
-                reason = f"{result.check_id} did not pass: {result.summary}"
-                if result.check_id == "traces.enabled":
-                    reason = result.summary
+                # A skipped prerequisite already names the root cause (tracing off, or the
+                # check that failed further up); repeat it as it is.
+                reason = result.summary
+                if result.status is not Status.SKIP:
+                    reason = f"{result.check_id} did not pass: {result.summary}"
                 return _result(
                     check_id,
                     Status.SKIP,
