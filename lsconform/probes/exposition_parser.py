@@ -115,7 +115,10 @@ class ExpositionParser:
         self._next_labels: dict[str, str] = {}
         self._shared_names: dict[str, str] = {}
         self._current: Family | None = None
-        self._pending = b""
+        # The partial last line, kept as the chunks it arrived in so that a long line fed in
+        # small chunks is joined once, not copied on every feed.
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
         self._skipping_long_line = False
         self._byte_count = 0
         self._line_count = 0
@@ -134,15 +137,18 @@ class ExpositionParser:
             self._feed_text(data)
             return
         self._byte_count += len(data)
-        if self._pending:
-            data = self._pending + data
-            self._pending = b""
         if self._skipping_long_line:
             data = self._skip_rest_of_long_line(data)
         last_newline = data.rfind(b"\n")
         if last_newline < 0:
             self._keep_pending(data)
             return
+        if self._pending:
+            self._pending.append(data)
+            data = b"".join(self._pending)
+            last_newline += self._pending_bytes
+            self._pending = []
+            self._pending_bytes = 0
         start = 0
         while start <= last_newline:
             end = data.rfind(b"\n", start, start + BLOCK_BYTES) + 1
@@ -153,8 +159,8 @@ class ExpositionParser:
         self._keep_pending(data[last_newline + 1 :])
 
     def _feed_text(self, text: str) -> None:
-        if self._pending:
-            # Bytes were fed before; keep one representation.
+        if self._pending or self._skipping_long_line:
+            # A partial line is waiting as bytes, so continue in bytes.
             self.feed(text.encode())
             return
         start, length = 0, len(text)
@@ -167,22 +173,27 @@ class ExpositionParser:
             if block.endswith("\n"):
                 self._parse_block_text(block)
             else:
-                self._pending = block.encode()
+                self._keep_pending(block.encode())
             start = end
 
     def _keep_pending(self, data: bytes) -> None:
-        if len(data) > MAX_LINE_BYTES:
-            line_no = self._line_count + 1
-            self._sink.add(
-                "line-too-long",
-                line_no,
-                data[:200].decode("utf-8", "replace"),
-                f"line {line_no} is longer than {MAX_LINE_BYTES} bytes; lsconform skipped it",
-            )
-            self._skipping_long_line = True
-            self._pending = b""
+        """Add the start of a line to the pending partial line, or skip a line over the limit."""
+        if not data:
             return
-        self._pending = data
+        self._pending.append(data)
+        self._pending_bytes += len(data)
+        if self._pending_bytes <= MAX_LINE_BYTES:
+            return
+        line_no = self._line_count + 1
+        self._sink.add(
+            "line-too-long",
+            line_no,
+            self._pending[0][:200].decode("utf-8", "replace"),
+            f"line {line_no} is longer than {MAX_LINE_BYTES} bytes; lsconform skipped it",
+        )
+        self._skipping_long_line = True
+        self._pending = []
+        self._pending_bytes = 0
 
     def _skip_rest_of_long_line(self, data: bytes) -> bytes:
         newline = data.find(b"\n")
@@ -964,7 +975,8 @@ class ExpositionParser:
         if self._closed:
             raise ValueError("close() called twice")
         if self._pending and not self._skipping_long_line:
-            pending, self._pending = self._pending, b""
+            pending = b"".join(self._pending)
+            self._pending = []
             self._parse_block_bytes(pending + b"\n")
             self._sink.add(
                 "final-newline-missing",
