@@ -1,4 +1,4 @@
-"""Support bundles: one redacted archive with everything LangSmith support asks for.
+"""Support bundles: one redacted archive with everything LangSmith support requests.
 
 `write_bundle(client, namespace_or_release, path, ...)` collects, redacts, writes and verifies a
 bundle and returns a `BundleSummary`. The layout of the archive is documented in

@@ -20,7 +20,6 @@ import binascii
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -270,7 +269,7 @@ class Collector:
         return self.result
 
     def _close_port_forward(self) -> None:
-        # NOTE: PortForwardTransport offers no close(); its ApiClient holds pooled TLS
+        # NOTE: PortForwardTransport offers no close(), and its ApiClient keeps pooled TLS
         # connections that would otherwise be left for the garbage collector.
         if self._forward is not None:
             self._forward._api.close()  # type: ignore[no-untyped-call]
@@ -281,7 +280,7 @@ class Collector:
         try:
             items = self.client.list(resource, namespace=self.namespace)
         except NotFound as error:
-            # A namespaced list answers 404 only when the cluster does not serve the resource
+            # A namespaced list returns 404 only when the cluster does not serve the resource
             # type (an API group not installed); an empty namespace gives an empty list.
             record = error_record(f"resources/{kind}.yaml", f"GET {path}", error)
             record.kind = "not-served"
@@ -664,8 +663,8 @@ class Collector:
     def _collect_forwarded(
         self, target: str, namespace: str, pod: str, port: int, http_path: str
     ) -> bool:
-        """Fetch through a port-forward stream, which reaches servers that answer only local
-        clients; return False when the stream cannot be opened, so the proxy is tried."""
+        """Fetch through a port-forward stream, which reaches servers that accept only local
+        clients. Return False when the stream cannot be opened, so the proxy is tried."""
         source = f"port-forward {namespace}/{pod}:{port} GET {http_path}"
         try:
             response = self._port_forward().request(
@@ -821,8 +820,3 @@ def _node_summary(node: Mapping[str, Any]) -> dict[str, Any]:
         "capacity": status.get("capacity") or {},
         "allocatable": status.get("allocatable") or {},
     }
-
-
-def now_iso() -> str:
-    """The current UTC time in RFC 3339 form with seconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

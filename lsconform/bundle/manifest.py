@@ -1,8 +1,8 @@
 """The bundle's `manifest.json`: every file with its size and origin, and what went wrong.
 
-The manifest lists every other file of the bundle (it cannot list its own size and digest),
-the redactions counted per file and category, the artefacts that could not be collected with
-the error that stopped them, and the size limits that truncated a file.
+The manifest lists every other file of the bundle, since it cannot list its own size and
+digest. It also records the redactions counted per file and category, the artefacts that could
+not be collected with the error that stopped them, and the size limits that truncated a file.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class FileEntry:
 class CollectionError:
     """An artefact that could not be collected, or only in part.
 
-    `kind` is a short class name (`forbidden`, `not-found`, `timeout`, `too-large`,
-    `unavailable`, `error`); `missing_rule` names the RBAC rule when the API answered 403.
+    `kind` is a short class name (`forbidden`, `not-found`, `not-served`, `timeout`,
+    `too-large`, `http-error`, `error`, ...). `missing_rule` names the RBAC rule when the API
+    returned 403.
     """
 
     artefact: str

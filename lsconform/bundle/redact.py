@@ -32,9 +32,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Values shorter than this are still replaced where their field or pattern says they are
-# secret, but they are not searched for elsewhere as plain text: a short value such as "admin"
-# would mangle ordinary words in logs and could not be told apart from them.
+# Values shorter than this are still replaced where a field name or pattern marks them as
+# secret. They are not searched for elsewhere as plain text, because a short value such as
+# "admin" would mangle ordinary words in logs and cannot be distinguished from them.
 MIN_KNOWN_SECRET_LENGTH = 8
 
 # A value of lower-case letters, digits and `.-_` with no more than one digit reads like a
@@ -138,7 +138,7 @@ def is_secret_field(name: str) -> bool:
     words = field_words(name)
     if not words:
         return False
-    # `...ConnectionUrl` ends in `url` but holds a DSN, so a secret pair at the end wins.
+    # `...ConnectionUrl` ends in `url` but contains a DSN, so a secret pair at the end wins.
     ends_in_pair = len(words) >= 2 and (words[-2], words[-1]) in SECRET_WORD_PAIRS
     if (words[-1] in REFERENCE_WORDS or words[0] in EXISTING_PREFIXES) and not ends_in_pair:
         return False
@@ -246,7 +246,7 @@ BUILTIN_PATTERNS: tuple[Pattern, ...] = (
     ),
 )
 
-# What `Redactor.marker` writes; patterns never replace text inside a marker.
+# The marker format of `Redactor.marker`. Patterns never replace text inside a marker.
 MARKER_REGEX = re.compile(r"\[REDACTED:[^\]\s#]{1,60}#[0-9a-f]{10}\]")
 
 _TRACE_FIELD = re.compile(

@@ -1,10 +1,10 @@
 """Assembling a support bundle: collect, render, redact, cap, write, verify.
 
 `write_bundle` is the one entry point; the `lsconform bundle` command and the pytest plugin's
-`--support-bundle` option both call it. Redaction happens in memory before anything is written:
-first every parsed object is redacted field by field (which also teaches the redactor the
-secret values it removed), then every file's text goes through the patterns and the search for
-known values. After the archive is written it is read back and scanned for every secret value
+`--support-bundle` option both call it. Redaction happens in memory before anything is written.
+First every parsed object is redacted field by field, which also teaches the redactor the secret
+values it removed. Then every file's text goes through the patterns and the search for known
+values. After the archive is written it is read back and scanned for every secret value
 the run saw; a bundle in which one survived is deleted and `BundleLeakError` is raised.
 """
 
@@ -56,7 +56,7 @@ class BundleLeakError(Exception):
 
 @dataclass(frozen=True)
 class BundleSummary:
-    """What a bundle run produced. Sizes are in bytes, durations in seconds."""
+    """Result of one bundle run. Sizes are in bytes, durations in seconds."""
 
     path: Path
     format: str

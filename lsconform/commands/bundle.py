@@ -1,7 +1,7 @@
 """`lsconform bundle --namespace NS [PATH]`: write a redacted support bundle without running checks.
 
-Exit status: 0 when the bundle was written (even if some artefacts could not be collected; the
-manifest lists them), 1 when the verification scan found a secret and the bundle was deleted,
+Exit status: 0 when the bundle was written, even if some artefacts could not be collected (the
+manifest lists them). 1 when the verification scan found a secret and the bundle was deleted.
 2 for invalid arguments or a kubeconfig that cannot be used.
 """
 

@@ -1,8 +1,8 @@
 """Bundles of the sandbox's default profile, healthy, with pod-vanishes, and without secrets RBAC.
 
 The canaries are the fake secrets the sandbox plants: the ones its services write to their logs,
-and every value of its Secrets and of the secret fields of its Helm release values, read through
-the API at the start of the test (the bundle never collects Secret data itself).
+and every value of its Secrets and of the secret fields of its Helm release values. The test reads
+them through the API, because the bundle never collects Secret data itself.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def planted_canaries(client: ClusterClient, namespace: str) -> set[str]:
             value = base64.b64decode(encoded).decode()
             if is_secret_field(key) and not value.startswith(("redis://", "http")):
                 canaries.add(value)
-    # Values that read like object names ("postgres") cannot be told apart from the names
-    # in a bundle; the redactor replaces them only where a field or URL marks them.
+    # Values that read like object names ("postgres") cannot be distinguished from the
+    # names in a bundle, so the redactor replaces them only where a field or URL marks them.
     return {value for value in canaries if len(value) >= 8 and not PLAIN_NAME.fullmatch(value)}
 
 
