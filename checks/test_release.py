@@ -7,8 +7,10 @@ from lsconform.assess import release as assess
 pytestmark = pytest.mark.release
 
 
-def test_release_revision(release, discovery_problem, verdict):
-    verdict(assess.check_revision(release, discovery_problem))
+def test_release_revision(release_or_none, discovery_problem, discovery_undecided, verdict):
+    verdict(
+        assess.check_revision(release_or_none, discovery_problem, undecided=discovery_undecided)
+    )
 
 
 def test_workload_ready(component_target, release, verdict):

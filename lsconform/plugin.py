@@ -254,6 +254,7 @@ class LsconformSession:
         self.sandbox: Any = None
         self.release: Any = None
         self.discovery_problem: str | None = None
+        self.discovery_undecided = False
         self.results: list[CheckResult] = []
         self.started = time.monotonic()
         self.finished: float | None = None
@@ -308,6 +309,7 @@ class LsconformSession:
         outcome = discover_release(self.client(), self.settings)
         self.release = outcome.release
         self.discovery_problem = outcome.problem
+        self.discovery_undecided = outcome.undecided
         if outcome.usage_error:
             raise pytest.UsageError(outcome.usage_error)
 
@@ -338,6 +340,7 @@ def pytest_configure(config: pytest.Config) -> None:
         payload = config.workerinput.get(RELEASE_WORKERINPUT)  # type: ignore[attr-defined]
         session.settings = Settings(**_settings_from_json(payload["settings"]))
         session.discovery_problem = payload["problem"]
+        session.discovery_undecided = payload["undecided"]
         if payload["release"] is not None:
             from lsconform.discovery.release import Release
 
@@ -399,6 +402,7 @@ class XdistHooks:
             "settings": _settings_to_json(self.session.settings),
             "release": release.to_dict() if release is not None else None,
             "problem": self.session.discovery_problem,
+            "undecided": self.session.discovery_undecided,
         }
 
 
@@ -538,6 +542,18 @@ def local_transport(request: pytest.FixtureRequest) -> Any:
 def discovery_problem(request: pytest.FixtureRequest) -> str | None:
     """What discovery could not resolve, or None."""
     return _session(request).discovery_problem
+
+
+@pytest.fixture(scope="session")
+def discovery_undecided(request: pytest.FixtureRequest) -> bool:
+    """Whether discovery stopped on an API error rather than finding no release."""
+    return _session(request).discovery_undecided
+
+
+@pytest.fixture(scope="session")
+def release_or_none(request: pytest.FixtureRequest) -> Any:
+    """The discovered Release, or None when discovery found none."""
+    return _session(request).release
 
 
 @pytest.fixture

@@ -15,17 +15,25 @@ from lsconform.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Discovery problem codes that mean an API request failed, so discovery could not decide.
+UNDECIDED_CODES = frozenset({"list-failed", "rbac-missing"})
+
 # A container that restarted at least this many times is crash-looping rather than unlucky.
 CRASHLOOP_RESTARTS = 3
 
 
 @dataclass(frozen=True)
 class DiscoverOutcome:
-    """What the plugin needs from discovery: the release, a problem to show, or a usage error."""
+    """What the plugin needs from discovery: the release, a problem to show, or a usage error.
+
+    `undecided` is true when discovery could not run to the end (an API error, a missing
+    permission), as opposed to running and finding no release.
+    """
 
     release: Release | None
     problem: str | None = None
     usage_error: str | None = None
+    undecided: bool = False
 
 
 def discover_release(client: Any, settings: Settings) -> DiscoverOutcome:
@@ -37,16 +45,21 @@ def discover_release(client: Any, settings: Settings) -> DiscoverOutcome:
         return DiscoverOutcome(None, usage_error=str(error))
     except Forbidden as error:
         return DiscoverOutcome(
-            None, problem=f"discovery is forbidden: {error}; grant:\n{error.rule_yaml()}"
+            None,
+            problem=f"discovery is forbidden: {error}; grant:\n{error.rule_yaml()}",
+            undecided=True,
         )
     except ClusterError as error:
-        return DiscoverOutcome(None, problem=f"discovery failed: {error}")
+        return DiscoverOutcome(None, problem=f"discovery failed: {error}", undecided=True)
     problems = [p.summary for p in found.problems if p.severity in ("error", "warning")]
     if found.release is None:
         text = "; ".join(problems) or (
             f"no LangSmith Helm release found in namespace {settings.namespace}"
         )
-        return DiscoverOutcome(None, problem=text)
+        # Without the lists discovery needs, "no release" is a guess, not a finding.
+        undecided = any(p.code in UNDECIDED_CODES for p in found.problems)
+        prefix = "discovery failed: " if undecided else ""
+        return DiscoverOutcome(None, problem=prefix + text, undecided=undecided)
     return DiscoverOutcome(found.release, problem="; ".join(problems) or None)
 
 
@@ -59,8 +72,24 @@ def describe_release(release: Release) -> str:
     )
 
 
-def check_revision(release: Release, discovery_problem: str | None) -> CheckResult:
-    """The newest stored revision is the deployed one and decoded cleanly."""
+def check_revision(
+    release: Release | None, discovery_problem: str | None, *, undecided: bool = False
+) -> CheckResult:
+    """A release was found, and its newest stored revision is the deployed one, decoded."""
+    if release is None:
+        return CheckResult(
+            check_id="release.revision",
+            area=Area.RELEASE,
+            component="release",
+            target="release",
+            status=Status.ERROR if undecided else Status.FAIL,
+            summary=discovery_problem or "no LangSmith release was found",
+            remedy="check the namespace and --context; `helm list -n <namespace>` shows the "
+            "releases there"
+            if not undecided
+            else "check that the API server answers and that the suite's identity may list "
+            "secrets, pods and services in the namespace",
+        )
     revision_problems = [
         p
         for p in release.problems

@@ -162,3 +162,52 @@ def test_refused_port_fails_reachable(transport) -> None:
     result = metrics.check_reachable(scrape, settings)
     assert result.status is Status.FAIL
     assert "refuses connections" in result.summary
+
+
+def run_against(pytester: pytest.Pytester, sandbox, *args: str):
+    import json
+
+    report_dir = pytester.path / "report"
+    result = pytester.runpytest_subprocess(
+        f"--namespace={sandbox.namespace}",
+        f"--kubeconfig={sandbox.kubeconfig}",
+        f"--report-dir={report_dir}",
+        "--probe-timeout=3",
+        "--scrape-interval=1",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "release or metrics",
+        *args,
+    )
+    report = json.loads((report_dir / "report.json").read_text())
+    return result, report
+
+
+def test_api_always_failing_is_error(pytester: pytest.Pytester, tmp_path) -> None:
+    from lsconform.sandbox import Sandbox
+
+    with Sandbox(profile="default", error_rate=1.0, workdir=tmp_path / "sandbox") as sandbox:
+        result, report = run_against(pytester, sandbox)
+        strict, _ = run_against(pytester, sandbox, "--fail-on=fail,error")
+    revision = [r for r in report["results"] if r["check_id"] == "release.revision"]
+    assert [r["status"] for r in revision] == ["error"]
+    assert "discovery failed" in revision[0]["summary"]
+    assert revision[0]["remedy"]
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*ERROR*release.revision*"])
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_api_sometimes_failing_still_reports(pytester: pytest.Pytester, tmp_path) -> None:
+    from lsconform.sandbox import Sandbox
+
+    with Sandbox(profile="default", error_rate=0.2, workdir=tmp_path / "sandbox") as sandbox:
+        result, report = run_against(pytester, sandbox)
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert report["release"] is not None
+    for record in report["results"]:
+        if record["status"] in ("fail", "error"):
+            assert record["summary"]
+            assert record["remedy"], record
