@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import shutil
 import subprocess
 import tarfile
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from lsconform.bundle import BundleLeakError, BundleSummary, parse_pattern, write_bundle
 from lsconform.bundle.archive import read_members
 from lsconform.bundle.manifest import NO_REDACT_WARNING
+from lsconform.bundle.progress import RichProgress
 from lsconform.bundle.verify import scan_members
+from lsconform.cluster.client import ClusterClient
 
 from . import apicluster
 from .apicluster import CANARIES, ERROR_LINE, LICENSE_KEY, NAMESPACE, SECRET_ONLY_VALUE
@@ -245,3 +250,75 @@ def test_leak_fails_loudly(cluster: apicluster.ApiCluster, tmp_path: Path) -> No
         write_bundle(cluster.client, NAMESPACE, target)
     assert not target.exists()
     assert list(tmp_path.glob("*.tar.gz")) == []
+
+
+class _InFlightClient(ClusterClient):
+    """Records the largest number of API requests in flight at once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._gauge = threading.Lock()
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        with self._gauge:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            with self._gauge:
+                self.in_flight -= 1
+
+
+def test_concurrency_is_bounded(tmp_path: Path) -> None:
+    with apicluster.api_cluster(tmp_path / "work", latency_ms=50) as running:
+        client = _InFlightClient.from_kubeconfig(running.kubeconfig)
+        with client:
+            summary = write_bundle(client, NAMESPACE, tmp_path / "b.tar.gz", concurrency=3)
+    assert summary.files > 10
+    assert client.max_in_flight <= 3
+    assert client.max_in_flight >= 2
+
+
+def test_per_file_cap(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
+    summary = write_bundle(cluster.client, NAMESPACE, tmp_path / "b.tar.gz", max_file_bytes=400)
+    members = _members(summary)
+    files = {entry["path"]: entry for entry in summary.manifest["files"]}
+    pods = files["resources/pods.yaml"]
+    assert pods["truncated"] is True
+    assert pods["original_size"] > 400
+    assert pods["size"] <= 400
+    assert members["resources/pods.yaml"].endswith(
+        b"[lsconform: cut at the bundle's per-file cap of 400 bytes]\n"
+    )
+    log = files[f"logs/{BACKEND}_backend_current.log"]
+    assert log["truncated"] is True
+    text = members[f"logs/{BACKEND}_backend_current.log"].decode()
+    assert text.startswith("[lsconform: older lines omitted")
+    assert "status=200" in text  # the most recent line is kept
+    for content in members.values():
+        assert b"CANARY" not in content
+
+
+def test_total_cap(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
+    summary = write_bundle(cluster.client, NAMESPACE, tmp_path / "b.tar.gz", max_total_bytes=3000)
+    skipped = summary.manifest["skipped_for_total_size"]
+    assert f"logs/{BACKEND}_backend_current.log" in skipped
+    members = _members(summary)
+    assert "resources/summary.txt" in members
+    assert "events.txt" in members
+    assert sum(len(content) for name, content in members.items() if name != "manifest.json") <= 3000
+
+
+def test_progress_counts_tasks(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=120)
+    with RichProgress(console) as progress:
+        write_bundle(cluster.client, NAMESPACE, tmp_path / "b.tar.gz", progress=progress)
+        task = progress._progress.tasks[0]
+        assert task.total is not None
+        assert task.completed == task.total
+        assert task.total >= 25
+    assert "tasks" in output.getvalue()
