@@ -8,7 +8,7 @@ import os
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -305,13 +305,22 @@ class Cluster:
     kubeconfig: Path
     frontend: PodServer
     backend_ip: str
+    clients: list[kubernetes.client.ApiClient] = field(default_factory=list)
 
     def client(self) -> kubernetes.client.ApiClient:
+        """An official client for the sandbox kubeconfig, closed when the cluster stops."""
         configuration = kubernetes.client.Configuration()
         kubernetes.config.load_kube_config(
             config_file=str(self.kubeconfig), client_configuration=configuration
         )
-        return kubernetes.client.ApiClient(configuration)
+        client = kubernetes.client.ApiClient(configuration)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.clients.clear()
 
     def core(self) -> kubernetes.client.CoreV1Api:
         return kubernetes.client.CoreV1Api(self.client())
@@ -348,9 +357,11 @@ def start_cluster(tmp_path: Path, **settings: Any) -> Iterator[Cluster]:
     store = build_store(tmp_path, frontend, backend_ip)
     server = ApiServer(store, ServerSettings(workdir=tmp_path, **settings)).start()
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", NAMESPACE)
+    cluster = Cluster(server, store, tmp_path, kubeconfig, frontend, backend_ip)
     try:
-        yield Cluster(server, store, tmp_path, kubeconfig, frontend, backend_ip)
+        yield cluster
     finally:
+        cluster.close_clients()
         server.stop()
         frontend.stop()
 

@@ -89,6 +89,8 @@ def test_portforward_reaches_localhost_only_status(shared_cluster: Cluster) -> N
     body = response.read()
     connection.close()
     forward.close()
+    # The official client leaves its WebSocket open once the server closes the stream.
+    forward.websocket.shutdown()
     assert response.status == 200
     assert body.startswith(b"Active connections:")
     assert forward.error(port) is None
@@ -106,6 +108,7 @@ def test_portforward_refused_port_reports_error(shared_cluster: Cluster) -> None
     except (TimeoutError, ConnectionError):
         data = b""
     sock.close()
+    forward.websocket.shutdown()
     assert data == b""
     error = forward.error(1984)
     assert error is not None

@@ -34,6 +34,8 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 READ_CHUNK_BYTES = 64 * 1024
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 MAX_PORTS = 16
+# How long closing the WebSocket waits for the client's close frame.
+CLOSE_TIMEOUT_SECONDS = 1.0
 
 
 def parse_ports(values: list[str]) -> list[int]:
@@ -88,7 +90,9 @@ async def handle_portforward(
         raise bad_request(f'pod "{info.name}" has no IP address yet')
     uid = str((pod.get("metadata") or {}).get("uid", ""))
 
-    ws = web.WebSocketResponse(protocols=SUBPROTOCOLS, max_msg_size=MAX_MESSAGE_BYTES)
+    ws = web.WebSocketResponse(
+        protocols=SUBPROTOCOLS, max_msg_size=MAX_MESSAGE_BYTES, timeout=CLOSE_TIMEOUT_SECONDS
+    )
     await ws.prepare(request)
     channels = [_Channel(index, port) for index, port in enumerate(ports)]
     for channel in channels:
@@ -109,7 +113,13 @@ async def handle_portforward(
         for channel in channels:
             if channel.writer is not None:
                 channel.writer.close()
+                with contextlib.suppress(OSError):
+                    await channel.writer.wait_closed()
         await ws.close()
+        # The stream is over, as a kubelet ends it: drop the connection without waiting for the
+        # client's TLS close_notify, which some clients never send.
+        if request.transport is not None:
+            request.transport.abort()
     return ws
 
 

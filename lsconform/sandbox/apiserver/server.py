@@ -63,6 +63,7 @@ START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 # How long stop() lets requests in flight finish; streams end at once because stop() signals them.
 SHUTDOWN_GRACE_SECONDS = 1.0
+CLOSE_GRACE_SECONDS = 0.05
 TOKEN_USER_NAME = DEFAULT_USER
 
 
@@ -209,8 +210,17 @@ class ApiServer:
         if self._stopping is not None:
             self._stopping.set()
         await self._proxy.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._runner is None:
+            return
+        server = self._runner.server
+        connections = list(server.connections) if server is not None else []
+        transports = [c.transport for c in connections if c.transport is not None]
+        await self._runner.cleanup()
+        # A TLS close waits for the client's close_notify, which an idle client holding its
+        # connection never sends: give it a moment, then drop what is still open.
+        await asyncio.sleep(CLOSE_GRACE_SECONDS)
+        for transport in transports:
+            transport.abort()
 
     # Kubeconfig.
 
