@@ -255,6 +255,7 @@ class LsconformSession:
         self.release: Any = None
         self.discovery_problem: str | None = None
         self.discovery_undecided = False
+        self.progress: Any = None
         self.results: list[CheckResult] = []
         self.started = time.monotonic()
         self.finished: float | None = None
@@ -297,11 +298,55 @@ class LsconformSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Gather results from this process's tests and, on the xdist controller, the workers'."""
+        self._advance_progress(report)
         if self.is_worker or report.when != "call":
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY:
                 self.results.append(CheckResult.from_dict(json.loads(value)))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Start the live progress display when the run checks a release on a terminal."""
+        checks = [item for item in session.items if _is_check(item)]
+        terminal = self.config.get_terminal_writer()
+        wanted = (
+            self.settings.active
+            and not self.is_worker
+            and checks
+            and terminal.hasmarkup
+            and self.config.get_verbosity() <= 0
+            and not self.config.getoption("collectonly")
+        )
+        if not wanted:
+            return
+        from lsconform.report.progress import ProgressDisplay
+
+        self.progress = ProgressDisplay(len(session.items), terminal._file)  # type: ignore[attr-defined]
+        self.progress.start()
+
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:
+        """Hide pytest's per-test letters while the progress display draws the bar."""
+        if self.progress is None:
+            return None
+        if report.when == "call" or (report.when == "setup" and report.skipped):
+            return report.outcome, "", ""
+        if report.when == "setup" and report.passed:
+            return "", "", ""
+        if report.when == "teardown" and report.passed:
+            return "", "", ""
+        return None
+
+    def _advance_progress(self, report: pytest.TestReport) -> None:
+        if self.progress is None:
+            return
+        finished = report.when == "call" or (report.when == "setup" and not report.passed)
+        if finished:
+            self.progress.advance(report.nodeid.split("::")[-1], failed=report.failed)
+
+    def stop_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
 
     def discover(self) -> None:
         from lsconform.assess.release import discover_release
@@ -609,6 +654,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = get_session(session.config)
     if state is None or state.is_worker or not state.settings.active:
         return
+    state.stop_progress()
     state.finished = time.monotonic()
     if state.settings.report_dir is not None:
         from lsconform.report.json_report import write_json_report
