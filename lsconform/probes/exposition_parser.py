@@ -878,8 +878,8 @@ class ExpositionParser:
                 family=name,
             )
             return
-        if family.type_line:
-            return
+        if family.type_line or family.samples:
+            return  # A repeated or late TYPE line was reported; the first one stands.
         family.type = type_name
         family.type_line = line_no
         for suffix in self._suffixes[type_name]:
@@ -887,8 +887,8 @@ class ExpositionParser:
             if sample_name not in self._families or sample_name == name:
                 self._routes[sample_name] = self._make_route(family, sample_name)
         if "" not in self._suffixes[type_name]:
-            # Samples named like the family itself do not belong to it; `_route` reports them.
-            del self._routes[name]
+            # Samples named like the family itself do not belong to it, so `_route` reports them.
+            self._routes.pop(name, None)
 
     def _unit(self, name: str, unit: str, line: str, line_no: int) -> None:
         family = self._metadata_family(name, "UNIT", line, line_no)
@@ -934,9 +934,9 @@ class ExpositionParser:
             self._report_redeclared(family, state, keyword, line, line_no)
             self._enter(family, line_no, line, report=False)
         elif family.samples:
-            rule = "type-after-samples" if keyword == "TYPE" else "help-after-samples"
-            if keyword == "UNIT":
-                rule = "type-after-samples"
+            rule = {"HELP": "help-after-samples", "TYPE": "type-after-samples"}.get(
+                keyword, "unit-after-samples"
+            )
             self._sink.add(
                 rule,
                 line_no,

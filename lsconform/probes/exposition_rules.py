@@ -181,6 +181,12 @@ _RULE_LIST = (
         "put the HELP and TYPE lines of a family before its first sample",
     ),
     Rule(
+        "unit-after-samples",
+        _E,
+        "UNIT line comes after samples of its family",
+        "put the UNIT line with the HELP and TYPE lines, before the family's first sample",
+    ),
+    Rule(
         "family-redeclared",
         _E,
         "a family's HELP or TYPE line appears twice",
