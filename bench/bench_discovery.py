@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsconform.cluster.client import ClusterClient  # noqa: E402
-from lsconform.discovery import discover  # noqa: E402
-from lsconform.sandbox import Sandbox  # noqa: E402
+from lsconform.cluster.client import ClusterClient
+from lsconform.discovery import discover
+from lsconform.sandbox import Sandbox
 
 
 def measure(replicas: int, rounds: int) -> dict[str, float]:
@@ -32,8 +32,10 @@ def measure(replicas: int, rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="lsconform-bench-") as folder:
         values = Path(folder) / "values.yaml"
         values.write_text(f"backend:\n  deployment:\n    replicas: {replicas}\n")
-        with Sandbox(profile="default", values=values) as sandbox, \
-                ClusterClient.from_kubeconfig(sandbox.kubeconfig) as client:
+        with (
+            Sandbox(profile="default", values=values) as sandbox,
+            ClusterClient.from_kubeconfig(sandbox.kubeconfig) as client,
+        ):
             discover(client, sandbox.namespace)
             requests: set[int] = set()
             durations = []
@@ -71,13 +73,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     rows = [measure(count, args.rounds) for count in args.replicas]
-    print("| backend replicas | pods in namespace | API requests | discovery, median | "
-          "one pod list, median | ratio |")
+    print(
+        "| backend replicas | pods in namespace | API requests | discovery, median | "
+        "one pod list, median | ratio |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:
-        print(f"| {row['replicas']} | {row['pods']} | {row['requests']} | "
-              f"{row['discovery_s'] * 1000:.0f} ms | {row['reference_s'] * 1000:.1f} ms | "
-              f"{row['ratio']:.1f}x |")
+        print(
+            f"| {row['replicas']} | {row['pods']} | {row['requests']} | "
+            f"{row['discovery_s'] * 1000:.0f} ms | {row['reference_s'] * 1000:.1f} ms | "
+            f"{row['ratio']:.1f}x |"
+        )
     counts = {row["requests"] for row in rows}
     if len(counts) != 1:
         print(f"FAIL: request count grows with pods: {sorted(counts)}")

@@ -1,7 +1,7 @@
 """Transports: HTTP requests to pods and Services inside the cluster.
 
 Three ways in, one interface (`Transport.request`):
-- `ApiProxyTransport` asks the API server to forward the request (`services/proxy`,
+- `ApiProxyTransport` sends the request through the API server (`services/proxy`,
   `pods/proxy`). It works from a laptop with RBAC on those subresources. The API server connects
   from its own address, so servers that answer only local clients refuse it.
 - `PortForwardTransport` opens the Kubernetes port-forward stream to one pod and speaks HTTP/1.1
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 USER_AGENT = "lsconform"
 # Seconds to wait for the official client's forwarding thread to end after a stream closes.
-STREAM_CLOSE_WAIT = 2.0
+STREAM_CLOSE_WAIT = 5.0
 # Name prefix of that thread (kubernetes.stream.ws_client.PortForward).
 PROXY_THREAD_PREFIX = "Kubernetes port forward proxy"
 
@@ -167,9 +167,9 @@ def raise_for_proxy_error(
 ) -> None:
     """Raise when the API server itself failed the proxied request.
 
-    The API server answers with a JSON `Status` object; a pod's own errors are passed through
-    unchanged. A `Status` therefore separates "the port refuses connections" (503 with
-    `connection refused`) from a 503 that the application sent.
+    Failures of the API server itself come as a JSON `Status` object, while a pod's own errors
+    are passed through unchanged. A `Status` therefore separates "the port refuses connections"
+    (503 with `connection refused`) from a 503 that the application sent.
     """
     if response.status < 400:
         return
@@ -263,10 +263,12 @@ def http_exchange(
     """
     started = time.monotonic()
     watchdog = _Watchdog(sock, deadline - started)
+    # The response reads through a file made from the socket; closing the response releases
+    # that file, without which the socket stays open after `sock.close()`.
+    response = http.client.HTTPResponse(sock, method=method)
     try:
         sock.settimeout(max(deadline - started, 0.001))
         sock.sendall(_request_bytes(host, method, path, headers, body))
-        response = http.client.HTTPResponse(sock, method=method)
         response.begin()
         data, truncated, timed_out = read_with_deadline(
             response.read1, sock.settimeout, deadline, max_bytes
@@ -284,6 +286,7 @@ def http_exchange(
         raise _EmptyResponse(error) from error
     finally:
         watchdog.cancel()
+        response.close()
     if timed_out or (watchdog.fired and not truncated):
         raise RequestTimeout(
             f"no complete response to {method} {path} within the timeout",
@@ -368,16 +371,20 @@ class ForwardedSocket:
     def close(self) -> None:
         """Close the local end and the WebSocket.
 
-        The official client's forwarding thread closes the WebSocket when the local end closes,
-        but not when the server closed it first; then the socket is closed here, once that
-        thread has ended (waiting at most `STREAM_CLOSE_WAIT` seconds).
+        The local end first signals end of input, so the official client's forwarding thread
+        reads EOF and closes its side; closing with unread data would instead reset the
+        connection and end that thread with an exception. The thread closes the WebSocket
+        unless the server closed it first, so it is closed here too once the thread has ended
+        (after at most `STREAM_CLOSE_WAIT` seconds).
         """
-        self._forward.close()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
         thread = self._proxy_thread
         if thread is not None:
             thread.join(timeout=STREAM_CLOSE_WAIT)
-            if thread.is_alive():
-                return
+        self._forward.close()
+        if thread is not None and thread.is_alive():
+            return
         websocket = self._forward.websocket
         if getattr(websocket, "sock", None) is not None:
             websocket.shutdown()
@@ -450,7 +457,7 @@ class PortForwardTransport:
     def _open(
         self, namespace: str, pod: str, port: int, timeout: float
     ) -> tuple[Any, threading.Thread | None]:
-        """Open a stream (the caller holds `_open_lock`); return it and its forwarding thread."""
+        """Open a stream and return it with its forwarding thread. The caller owns `_open_lock`."""
         path = f"/api/v1/namespaces/{namespace}/pods/{pod}/portforward"
         before = set(threading.enumerate())
         self.client.count_request("GET", path)
@@ -531,8 +538,8 @@ def _stream_error(error: ApiException, method: str, path: str) -> ClusterError:
 def resolve_pod_port(client: ClusterClient, target: HttpTarget) -> tuple[str, int]:
     """Find the pod and container port number a target points at.
 
-    A pod with a named port costs one read (the pod); a Service costs two (the Service and its
-    Endpoints, whose ports carry the resolved numbers).
+    A pod with a named port costs one read of the pod. A Service costs two reads: the Service,
+    and its Endpoints, whose ports carry the resolved numbers.
     """
     if target.kind == "pod":
         if isinstance(target.port, int):

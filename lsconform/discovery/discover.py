@@ -1,10 +1,11 @@
 """Finding the LangSmith Helm release in a namespace and building its inventory.
 
-Discovery reads Helm's release records (all revisions, from Secrets and ConfigMaps labelled
-`owner=helm`), picks the release whose decoded chart is `langsmith` (never by release name),
-takes its latest deployed revision, and resolves every object from that revision's manifest and
-from labels. Object names are read, never built by joining strings: the component of a workload
-is the part of its name after the fullname that most workload names of the manifest share.
+Discovery reads Helm's release records: every revision, from Secrets and ConfigMaps labelled
+`owner=helm`. It picks the release whose decoded chart is `langsmith` (never by release name) and
+takes its latest deployed revision. Every object is then resolved from that revision's manifest
+and from labels. Object names are read, never built by joining strings: the component of a
+workload is the part of its name after the fullname that most workload names of the manifest
+share.
 
 The number of API requests does not grow with the number of pods: one list per resource type.
 """
@@ -142,11 +143,15 @@ class _Lister:
         page_size: int = 500,
         quiet_not_found: bool = False,
     ) -> list[dict[str, Any]] | None:
+        """List `resource`; on failure record a Problem, log it, and return None."""
         try:
             return self.client.list(
                 resource, namespace=namespace, label_selector=selector, page_size=page_size
             )
         except Forbidden as error:
+            logger.warning(
+                "listing %s in namespace %s is forbidden: %s", resource, namespace, error.cause
+            )
             self.problems.append(
                 Problem(
                     code="rbac-missing",
@@ -157,6 +162,7 @@ class _Lister:
                 )
             )
         except NotFound as error:
+            logger.info("the API server does not serve %s", resource)
             if not quiet_not_found:
                 self.problems.append(
                     Problem(
@@ -168,6 +174,7 @@ class _Lister:
                 )
             return None
         except ClusterError as error:
+            logger.warning("listing %s in namespace %s failed: %s", resource, namespace, error)
             self.problems.append(
                 Problem(
                     code="list-failed",
@@ -442,12 +449,12 @@ def _release_from_labels(
                 workloads.append(item)
     instances = sorted({labels_of(w).get(LABEL_INSTANCE, "") for w in workloads} - {""})
     if not instances:
-        wanted = f"release {release_name}" if release_name else "LangSmith release"
+        subject = f"release {release_name}" if release_name else "LangSmith release"
         problems.append(
             Problem(
                 code="release-not-found",
                 severity="error",
-                summary=f"no {wanted} found in namespace {namespace}: no Helm record of chart "
+                summary=f"no {subject} found in namespace {namespace}: no Helm record of chart "
                 f"{CHART_NAME} and no workload labelled {LABEL_HELM_CHART}={CHART_NAME}-*",
                 remedy="check the namespace (--namespace) and the release name (--release); "
                 "`helm list -n NAMESPACE` lists releases",

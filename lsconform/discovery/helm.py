@@ -24,14 +24,14 @@ from typing import Any
 from lsconform.constants import HELM_SECRET_TYPE
 
 GZIP_MAGIC = b"\x1f\x8b"
-# Helm refuses release records over 1 MiB in a Secret (the API server's object size limit);
-# a decompressed manifest is rarely more than ten times that, so 64 MiB bounds a gzip bomb.
+# A Secret holds at most 1 MiB (the Kubernetes limit on Secret size). Release JSON compresses
+# about tenfold (an estimate), so 64 MiB unzipped bounds a gzip bomb without rejecting real records.
 MAX_DECOMPRESSED = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class DecodeProblem:
-    """Why a stored release record could not be read."""
+    """The reason a stored release record could not be read."""
 
     object_name: str
     reason: str

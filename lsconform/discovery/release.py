@@ -181,8 +181,8 @@ class Service:
 class MetricsEndpoint:
     """A Prometheus endpoint of one pod, with the Service port in front of it if any.
 
-    `scraped_by_observability_chart` tells whether the observability chart's scrape job would
-    keep it (it keeps endpoints by Service port name).
+    `scraped_by_observability_chart` is true when the observability chart's scrape job would
+    keep it, because that job selects endpoints by Service port name.
     """
 
     component: str
@@ -238,7 +238,7 @@ class Component:
 class Release:
     """The LangSmith release found in a namespace, with everything checks need.
 
-    `source` tells where it came from: `secret` or `configmap` (a Helm release record) or
+    `source` is where it came from: `secret` or `configmap` (a Helm release record) or
     `labels` (no record; revision, values and chart defaults are then unknown). `values` are
     the user-supplied values (`helm get values`); `tracing` is the effective
     `config.observability.tracing` (chart defaults merged with user values); `misplaced_values`
