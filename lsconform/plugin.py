@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -221,7 +222,19 @@ def build_settings(config: pytest.Config) -> Settings:
     kubeconfig = Path(option.kubeconfig).expanduser() if option.kubeconfig else None
     if kubeconfig is not None and not kubeconfig.is_file():
         raise pytest.UsageError(f"--kubeconfig: file not found: {kubeconfig}")
+    from lsconform.cluster.client import is_in_cluster
+
+    # Like kubectl inside a pod: without an explicit kubeconfig or context, use the pod's
+    # service account when the API server's address and the token file are present.
+    in_cluster = (
+        kubeconfig is None
+        and option.context is None
+        and not option.sandbox
+        and "KUBECONFIG" not in os.environ
+        and is_in_cluster(os.environ)
+    )
     return Settings(
+        in_cluster=in_cluster,
         namespace=option.namespace,
         release=option.release,
         kubeconfig=kubeconfig,
@@ -303,7 +316,7 @@ class LsconformSession:
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY:
-                self.results.append(CheckResult.from_dict(json.loads(value)))
+                self.results.append(CheckResult.from_dict(json.loads(str(value))))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Start the live progress display when the run checks a release on a terminal."""
@@ -321,7 +334,7 @@ class LsconformSession:
             return
         from lsconform.report.progress import ProgressDisplay
 
-        self.progress = ProgressDisplay(len(session.items), terminal._file)  # type: ignore[attr-defined]
+        self.progress = ProgressDisplay(len(session.items), terminal._file)
         self.progress.start()
 
     def pytest_report_teststatus(self, report: pytest.TestReport) -> tuple[str, str, str] | None:

@@ -263,7 +263,7 @@ def check_exporter(
             **evidence,
         )
     return result(
-        Status.PASS, f"{up_metric} 1 from {exporter.namespace}/{exporter.name}", **evidence
+        Status.PASS, f"{up_metric} 1 from {exporter.namespace}/{exporter.name}", "", **evidence
     )
 
 
