@@ -499,6 +499,19 @@ class TracesRun:
                 remedy=f"set the receiver endpoint to 0.0.0.0:{place.port} or "
                 f"${{env:MY_POD_IP}}:{place.port} in the collector config",
             )
+        outside = self._refused_from_outside(place)
+        if outside:
+            evidence["pod_proxy"] = outside
+            return _result(
+                "traces.collector",
+                Status.FAIL,
+                f"pod {place.pod} accepts port {place.port} through a port-forward (inside the "
+                "pod) but refuses it on the pod's address from outside: the OTLP receiver "
+                "listens on localhost only (the default since collector 0.104)",
+                evidence=evidence,
+                remedy=f"set the receiver endpoint to 0.0.0.0:{place.port} or "
+                f"${{env:MY_POD_IP}}:{place.port} in the collector config",
+            )
         self._place = place
         return _result(
             "traces.collector",
@@ -566,6 +579,26 @@ class TracesRun:
             return ""
         finally:
             wire.close_drained(sock)
+
+    def _refused_from_outside(self, place: CollectorPlace) -> str:
+        """Return the refusal text when the pod's address refuses the port from outside.
+
+        A kubelet's port-forward dials inside the pod's network namespace, so it reaches a
+        receiver bound to localhost; the API server's pod proxy dials the pod's address, as
+        other pods do. Only a refusal counts: any answer, even an error, shows a listener.
+        """
+        if getattr(self.transport, "name", "") == getattr(self.local_transport, "name", ""):
+            return ""
+        target = HttpTarget(place.service.namespace, "pod", place.pod, place.port, ip=place.pod_ip)
+        try:
+            self.transport.request(
+                target, "/", timeout=self.settings.probe_timeout, max_bytes=64 * 1024
+            )
+        except ConnectionRefused as error:
+            return error.cause
+        except ClusterError as error:
+            log.debug("pod proxy probe of %s:%s ended with %s", place.pod, place.port, error)
+        return ""
 
     def _relay(self) -> wire.LoopbackRelay:
         place = self._place

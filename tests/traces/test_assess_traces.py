@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from lsconform.assess.traces import EnvTarget, TracesRun, env_targets, traced_targets
+from lsconform.cluster.errors import ConnectionRefused
 from lsconform.discovery.release import Component, Container, EnvFrom, EnvVar, Pod, Release
 from lsconform.results import Status
 from lsconform.settings import Settings
@@ -158,3 +160,64 @@ def test_targets_from_release() -> None:
     assert traced[0].service_names == ("ls-backend", "backend")
     assert traced[0].pods == ("ls-backend-1",)
     assert [t.id for t in env_targets(release, Settings())] == ["backend"]
+
+
+class _ClusterWithCollector(_Client):
+    """Also returns the collector's Service and Endpoints."""
+
+    def get(self, resource: str, name: str, *, namespace: str) -> dict[str, Any]:
+        if resource == "services":
+            return {"spec": {"ports": [{"name": "otlp-http", "port": 4318, "targetPort": 4318}]}}
+        if resource == "endpoints":
+            return {
+                "subsets": [
+                    {
+                        "addresses": [
+                            {"ip": "127.0.0.1", "targetRef": {"kind": "Pod", "name": "gw-0"}}
+                        ],
+                        "ports": [{"name": "otlp-http", "port": 4318}],
+                    }
+                ]
+            }
+        return super().get(resource, name, namespace=namespace)
+
+
+class _PortForward:
+    """Connects to a local listener, as a kubelet's port-forward reaches a localhost receiver."""
+
+    name = "port-forward"
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        self.address = address
+
+    def connect(self, target: Any, timeout: float) -> socket.socket:
+        return socket.create_connection(self.address, timeout=timeout)
+
+
+class _RefusingProxy:
+    name = "proxy"
+
+    def request(self, target: Any, path: str, **options: Any) -> Any:
+        raise ConnectionRefused(f"port {target.port} of pod {target.name} refuses connections")
+
+
+def test_localhost_receiver_found_through_proxy() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        release = _release(_config())
+        run = TracesRun(
+            release,
+            _ClusterWithCollector(),
+            _RefusingProxy(),
+            _PortForward(listener.getsockname()),
+            Settings(probe_timeout=2),
+        )
+        result = run.check_collector()
+    finally:
+        listener.close()
+    assert result.status is Status.FAIL
+    assert "listens on localhost only" in result.summary
+    assert "refuses connections" in result.evidence["pod_proxy"]
+    assert "0.0.0.0:4318" in result.remedy

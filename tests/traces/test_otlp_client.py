@@ -131,6 +131,8 @@ def test_tls_probe_both_directions(
     with tls_http_server(cert, key) as address:
         probe = otlp_wire.probe_tls(address, "localhost", 2)
         assert probe.speaks_tls is True
+    with tls_grpc_server(cert, key) as address:
+        assert otlp_wire.probe_tls(address, "localhost", 2).speaks_tls is True
     ip = start_collector().addresses["metrics"][0]
     plain = otlp_wire.probe_tls((ip, 4318), ip, 2)
     assert plain.speaks_tls is False
