@@ -269,6 +269,8 @@ class PodSpecInput:
     labels: dict[str, str]
     owner: JsonObject
     release: str
+    node: str | None = None
+    """The node a DaemonSet pod is bound to; None lets the builder spread pods over nodes."""
 
 
 class StateBuilder:
@@ -438,7 +440,7 @@ class StateBuilder:
             self._put_object(obj, spec.namespace)
         self._add_helm_secrets(spec)
         for obj in [d.obj for d in spec.documents if not d.is_hook] + spec.extra_objects:
-            if obj["kind"] in ("Deployment", "StatefulSet"):
+            if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
                 self._add_workload(spec, obj)
 
     def _put_object(self, obj: JsonObject, namespace: str) -> JsonObject:
@@ -448,7 +450,7 @@ class StateBuilder:
         if resource.namespaced:
             metadata.setdefault("namespace", namespace)
             self.add_namespace(metadata["namespace"])
-        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+        if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             metadata.setdefault("generation", 1)
         if obj["kind"] == "Service":
             self._allocate_service(obj)
@@ -547,6 +549,18 @@ class StateBuilder:
             for _ in range(replicas):
                 pod_name = f"{rs_name}-{self.suffix()}"
                 self._add_pod(spec, PodSpecInput(workload, pod_name, labels, owner, spec.release))
+        elif kind == "DaemonSet":
+            labels = {
+                **template_labels,
+                "controller-revision-hash": template_hash,
+                "pod-template-generation": "1",
+            }
+            for node in NODE_NAMES:
+                pod_name = f"{name}-{self.suffix()}"
+                self._add_pod(
+                    spec,
+                    PodSpecInput(workload, pod_name, labels, workload_ref, spec.release, node=node),
+                )
         else:
             revision = f"{name}-{template_hash}"
             for ordinal in range(replicas):
@@ -617,7 +631,7 @@ class StateBuilder:
         """Create one pod of a workload, scheduled and running, and its plan."""
         namespace = item.workload["metadata"]["namespace"]
         template = item.workload.get("spec", {}).get("template") or {}
-        node = self._next_node()
+        node = item.node or self._next_node()
         ip = self.addresses.pod_ip()
         uid = self.uid()
         component = _component_suffix(item.labels.get(LABEL_COMPONENT, ""))
@@ -643,7 +657,7 @@ class StateBuilder:
             "ownerReferences": [item.owner],
             "creationTimestamp": rfc3339(started - timedelta(seconds=3)),
         }
-        if item.owner["kind"] == "ReplicaSet":
+        if item.owner["kind"] in ("ReplicaSet", "DaemonSet"):
             metadata["generateName"] = item.name.rsplit("-", 1)[0] + "-"
         pod: JsonObject = {
             "apiVersion": "v1",
@@ -686,7 +700,10 @@ class StateBuilder:
             "node": node,
             "release": item.release,
             "component": component,
-            "role": role_for(item.labels, component),
+            # Every DaemonSet the sandbox lays out is a node log collector.
+            "role": "log-collector"
+            if item.owner["kind"] == "DaemonSet"
+            else role_for(item.labels, component),
             "labels": dict(item.labels),
             "containers": container_plans,
             "faults": ["stale-pod-env"] if stale else [],
@@ -1011,6 +1028,7 @@ class StateBuilder:
 
     def _update_workload_status(self) -> None:
         for kind, plural in (
+            ("DaemonSet", "daemonsets"),
             ("Deployment", "deployments"),
             ("StatefulSet", "statefulsets"),
             ("ReplicaSet", "replicasets"),
@@ -1020,6 +1038,10 @@ class StateBuilder:
                 selector = (workload.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
                 pods = self._pods_matching(workload["metadata"]["namespace"], selector)
                 ready = sum(1 for p in pods if _is_ready(p))
+                if kind == "DaemonSet":
+                    workload["status"] = _daemon_set_status(workload, len(pods), ready)
+                    self.state.put(workload)
+                    continue
                 desired = int(workload.get("spec", {}).get("replicas", 1) or 0)
                 status: JsonObject = {
                     "observedGeneration": workload["metadata"].get("generation", 1),
@@ -1177,6 +1199,20 @@ def _container_plan(
         ],
         "env": env,
         "log_dir": str(pod_log_dir / container["name"]),
+    }
+
+
+def _daemon_set_status(daemon_set: JsonObject, scheduled: int, ready: int) -> JsonObject:
+    """Return a DaemonSet's status: one pod per node, counted as the controller counts them."""
+    return {
+        "currentNumberScheduled": scheduled,
+        "desiredNumberScheduled": len(NODE_NAMES),
+        "numberAvailable": ready,
+        "numberMisscheduled": 0,
+        "numberReady": ready,
+        "observedGeneration": daemon_set["metadata"].get("generation", 1),
+        "updatedNumberScheduled": scheduled,
+        **({"numberUnavailable": len(NODE_NAMES) - ready} if ready < len(NODE_NAMES) else {}),
     }
 
 

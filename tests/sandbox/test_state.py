@@ -320,3 +320,18 @@ def test_every_profile_builds(build_state: BuildState, profile: str) -> None:
     built = build_state(profile)
     assert built.state.plans
     assert all(p["containers"] for p in built.state.plans)
+
+
+def test_daemon_sets_run_one_pod_per_node(build_state: BuildState) -> None:
+    state = build_state().state
+    daemon_sets, _ = state.list("daemonsets", "apps", None)
+    assert daemon_sets, "the profile lays out node log collectors"
+    pods = objects(state, "pods")
+    for daemon_set in daemon_sets:
+        uid = daemon_set["metadata"]["uid"]
+        owned = [p for p in pods if p["metadata"]["ownerReferences"][0]["uid"] == uid]
+        assert sorted(p["spec"]["nodeName"] for p in owned) == ["sandbox-node-1", "sandbox-node-2"]
+        assert daemon_set["status"]["numberReady"] == 2
+        assert daemon_set["status"]["desiredNumberScheduled"] == 2
+    roles = {p["role"] for p in build_state().state.plans if p["namespace"] == "logging"}
+    assert roles == {"log-collector"}
