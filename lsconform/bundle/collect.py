@@ -97,6 +97,12 @@ METRICS_PORT_NAMES = frozenset(
 # Exporter ports that the prometheus-community charts name `http`.
 EXPORTER_PORTS = frozenset({9187, 9121, 9113})
 FRONTEND_STATUS_PORT = 8080
+# Images of node log collectors: OpenTelemetry Collector, Fluent Bit, Fluentd, Vector, Promtail,
+# Grafana Alloy, Filebeat and the Datadog agent.
+COLLECTOR_IMAGE = re.compile(
+    r"opentelemetry-collector|otelcol|otel/|fluent-bit|fluent/|fluentd|vector|promtail"
+    r"|grafana/alloy|filebeat|datadog/agent"
+)
 
 _DNS_NAMESPACE = re.compile(r"^[^.]+\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\..*)?)?$")
 
@@ -202,12 +208,18 @@ class Collector:
         self.server_version: dict[str, Any] = {}
         self.observability_pods: dict[str, list[dict[str, Any]]] = {}
         self._forward: PortForwardTransport | None = None
+        self._paths: set[str] = set()
         self._lock = threading.Lock()
 
     # -- bookkeeping ------------------------------------------------------------------
 
     def _add(self, artefact: Artefact) -> None:
         with self._lock:
+            # A collector ConfigMap can be found twice: in an observability namespace and as
+            # the volume of a collector DaemonSet. The first copy wins.
+            if artefact.path in self._paths:
+                return
+            self._paths.add(artefact.path)
             self.result.artefacts.append(artefact)
 
     def _fail(self, artefact: str, source: str, error: BaseException) -> None:
@@ -258,6 +270,7 @@ class Collector:
                 (f"node logs {node}", _bind(self._collect_node_listing, node))
                 for node in self._pod_nodes()
             ]
+            second.append(("log collectors", self._collect_log_collectors))
             self._run_wave(pool, second)
             third = [
                 task
@@ -509,9 +522,10 @@ class Collector:
                 for item in items:
                     if kind == "opentelemetrycollectors" or _looks_like_collector_config(item):
                         name = item.get("metadata", {}).get("name", "unnamed")
+                        singular = kind.removesuffix("s")
                         self._add(
                             Artefact(
-                                f"collectors/{namespace}/{kind}-{name}.yaml",
+                                f"collectors/{namespace}/{singular}-{name}.yaml",
                                 f"GET {path}",
                                 data=item,
                                 priority=2,
@@ -524,6 +538,44 @@ class Collector:
             )
         with self._lock:
             self.observability_pods[namespace] = pods
+
+    def _collect_log_collectors(self) -> None:
+        """Collect node log collector DaemonSets of any namespace and their ConfigMaps."""
+        path = "/apis/apps/v1/daemonsets"
+        try:
+            daemonsets = self.client.list("daemonsets.apps")
+        except ClusterError as error:
+            self._fail("collectors/ (DaemonSets of all namespaces)", f"GET {path}", error)
+            return
+        for daemonset in sorted(daemonsets, key=_object_key):
+            template = (daemonset.get("spec") or {}).get("template") or {}
+            pod_spec = template.get("spec") or {}
+            images = [str(c.get("image", "")) for c in pod_spec.get("containers") or []]
+            if not any(COLLECTOR_IMAGE.search(image) for image in images):
+                continue
+            namespace, name = _object_key(daemonset)
+            self._add(
+                Artefact(
+                    f"collectors/{namespace}/daemonset-{name}.yaml",
+                    f"GET {path}",
+                    data=daemonset,
+                    priority=2,
+                )
+            )
+            for volume in pod_spec.get("volumes") or []:
+                configmap = (volume.get("configMap") or {}).get("name")
+                if configmap:
+                    self._collect_configmap(namespace, str(configmap))
+
+    def _collect_configmap(self, namespace: str, name: str) -> None:
+        target = f"collectors/{namespace}/configmap-{name}.yaml"
+        path = api_path("configmaps", namespace=namespace, name=name)
+        try:
+            configmap = self.client.get("configmaps", name, namespace=namespace)
+        except ClusterError as error:
+            self._fail(target, f"GET {path}", error)
+            return
+        self._add(Artefact(target, f"GET {path}", data=configmap, priority=2))
 
     def _pod_nodes(self) -> list[str]:
         nodes = {pod.get("spec", {}).get("nodeName") for pod in self.objects.get("pods", [])}

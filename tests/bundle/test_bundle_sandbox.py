@@ -126,6 +126,8 @@ def test_every_artefact_present(bundle: BundleSummary, client: ClusterClient) ->
     assert any(path.startswith("metrics/langsmith-observability/") for path in members)
     assert any(path.startswith("nginx_status/langsmith-frontend-") for path in members)
     assert any(path.startswith("collectors/langsmith-observability/") for path in members)
+    assert "collectors/logging/daemonset-fluent-bit.yaml" in members
+    assert "collectors/logging/configmap-fluent-bit.yaml" in members
     assert any(path.startswith("nodes/") for path in members)
 
 
