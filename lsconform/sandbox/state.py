@@ -22,7 +22,7 @@ import os
 import random
 import tempfile
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -115,12 +115,16 @@ class ClusterState(MemoryStore):
     plans: list[JsonObject] = field(default_factory=list)
     vanishing_pods: set[tuple[str, str]] = field(default_factory=set)
     rbac_role_yaml: str | None = None
+    after_pod_deleted: Callable[[], None] | None = field(default=None, repr=False)
+    """Called after a vanishing pod is deleted, to update what controllers derive from pods."""
 
     def container_log_files(self, namespace: str, pod: str, container: str) -> PathList | None:
         if (namespace, pod) in self.vanishing_pods:
             self.vanishing_pods.discard((namespace, pod))
             logger.info("pod-vanishes: deleting pod %s/%s on its first log request", namespace, pod)
             self.delete("pods", "", namespace, pod)
+            if self.after_pod_deleted is not None:
+                self.after_pod_deleted()
             return None
         return super().container_log_files(namespace, pod, container)
 
@@ -289,6 +293,7 @@ class StateBuilder:
         self.rng = random.Random(seed)
         self.now = now or datetime.now(timezone.utc)
         self.state = new_state(workdir)
+        self.state.after_pod_deleted = self.refresh_controllers
         self.addresses = AddressPool(self.rng)
         self.pods: list[JsonObject] = []
         self.plans: list[JsonObject] = []
@@ -1015,6 +1020,12 @@ class StateBuilder:
                 event["metadata"]["uid"] = self.uid()
             self.state.put(event)
         self.state.plans = self.plans
+
+    def refresh_controllers(self) -> None:
+        """Recompute workload statuses, Endpoints and EndpointSlices from the pods in the store,
+        as the controllers do after a pod is deleted."""
+        self._update_workload_status()
+        self._update_endpoints()
 
     def _pods_matching(self, namespace: str, selector: Mapping[str, str]) -> list[JsonObject]:
         return [

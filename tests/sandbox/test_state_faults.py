@@ -258,6 +258,14 @@ def test_pod_vanishes_on_first_log_request(build_state: BuildState) -> None:
     assert built.state.get("pods", "", "langsmith", plan["name"]) is not None
     assert built.state.container_log_files("langsmith", plan["name"], "backend") is None
     assert built.state.get("pods", "", "langsmith", plan["name"]) is None
+    endpoints = built.state.get("endpoints", "", "langsmith", "langsmith-backend")
+    assert endpoints is not None
+    listed = [a["targetRef"]["name"] for a in endpoints["subsets"][0]["addresses"]]
+    assert plan["name"] not in listed
+    assert len(listed) == 1
+    deployment = built.state.get("deployments", "apps", "langsmith", "langsmith-backend")
+    assert deployment is not None
+    assert deployment["status"]["replicas"] == 1
     other = next(p for p in built.state.plans if p["component"] == "backend" and p is not plan)
     assert built.state.container_log_files("langsmith", other["name"], "backend") == []
 
