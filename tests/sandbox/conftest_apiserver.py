@@ -279,6 +279,21 @@ def build_store(workdir: Path, frontend: PodServer, backend_ip: str) -> MemorySt
             "spec": {"mode": "deployment"},
         }
     )
+    store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "backend-0.1", "namespace": NAMESPACE},
+            "involvedObject": {"kind": "Pod", "name": "backend-0", "namespace": NAMESPACE},
+            "reason": "BackOff",
+            "type": "Warning",
+            "message": "Back-off restarting failed container api",
+            "source": {"component": "kubelet"},
+            "count": 3,
+            "firstTimestamp": "2026-12-04T19:00:01Z",
+            "lastTimestamp": "2026-12-04T19:00:02Z",
+        }
+    )
     write_logs(workdir)
     return store
 
@@ -295,6 +310,19 @@ def write_logs(workdir: Path) -> None:
     os.symlink(f"/var/log/pods/{NAMESPACE}_backend-0_{BACKEND_UID}/api/1.log", link)
     dangling = containers / f"gone-0_{NAMESPACE}_api-{'cd' * 32}.log"
     os.symlink(f"/var/log/pods/{NAMESPACE}_gone-0_x/api/0.log", dangling)
+
+
+def close_portforward(forward: Any) -> None:
+    """Close an official-client port-forward and the WebSocket it leaves open.
+
+    The client's relay thread ends once the stream is closed; its WebSocket is shut down only
+    after that thread has ended, because the thread selects on the socket until then.
+    """
+    forward.close()
+    for thread in threading.enumerate():
+        if thread.name.startswith("Kubernetes port forward proxy"):
+            thread.join(5)
+    forward.websocket.shutdown()
 
 
 @dataclass

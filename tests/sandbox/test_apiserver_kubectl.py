@@ -80,6 +80,14 @@ def test_kubectl_logs_waiting_container(shared_cluster: Cluster) -> None:
     assert "is waiting to start: ContainerCreating" in result.stderr
 
 
+def test_kubectl_get_events_columns(shared_cluster: Cluster) -> None:
+    result = kubectl(shared_cluster, "get", "events", "--field-selector", "type=Warning")
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert row.split()[1:4] == ["Warning", "BackOff", "pod/backend-0"]
+
+
 def test_kubectl_get_raw_node_logs(shared_cluster: Cluster) -> None:
     result = kubectl(shared_cluster, "get", "--raw", f"/api/v1/nodes/{NODE}/proxy/logs/")
     assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ import http.client
 
 import kubernetes
 import pytest
-from conftest_apiserver import NAMESPACE, Cluster, cluster, shared_cluster
+from conftest_apiserver import NAMESPACE, Cluster, close_portforward, cluster, shared_cluster
 from kubernetes.stream import portforward
 
 __all__ = ["cluster", "shared_cluster"]
@@ -88,9 +88,7 @@ def test_portforward_reaches_localhost_only_status(shared_cluster: Cluster) -> N
     response = connection.getresponse()
     body = response.read()
     connection.close()
-    forward.close()
-    # The official client leaves its WebSocket open once the server closes the stream.
-    forward.websocket.shutdown()
+    close_portforward(forward)
     assert response.status == 200
     assert body.startswith(b"Active connections:")
     assert forward.error(port) is None
@@ -107,8 +105,7 @@ def test_portforward_refused_port_reports_error(shared_cluster: Cluster) -> None
         data = sock.recv(1024)
     except (TimeoutError, ConnectionError):
         data = b""
-    sock.close()
-    forward.websocket.shutdown()
+    close_portforward(forward)
     assert data == b""
     error = forward.error(1984)
     assert error is not None

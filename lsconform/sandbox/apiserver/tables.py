@@ -162,6 +162,28 @@ def _containers(field: str) -> Callable[[JsonObject], str]:
     return cell
 
 
+def _event_age(field: str) -> Callable[[JsonObject], str]:
+    def cell(obj: JsonObject) -> str:
+        return human_age(str(obj.get(field) or obj.get("eventTime") or ""))
+
+    return cell
+
+
+def _event_object(obj: JsonObject) -> str:
+    involved = obj.get("involvedObject") or {}
+    return f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
+
+
+def _event_field(path: str) -> Callable[[JsonObject], str]:
+    def cell(obj: JsonObject) -> str:
+        value: Any = obj
+        for step in path.split("."):
+            value = value.get(step) if isinstance(value, dict) else None
+        return "" if value is None else str(value)
+
+    return cell
+
+
 NAME: Column = ("Name", "string", 0, _name)
 AGE: Column = ("Age", "string", 0, _age)
 WORKLOAD_WIDE: list[Column] = [
@@ -192,6 +214,18 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
         ("Selector", "string", 1, _selector),
     ],
     ("", "endpoints"): [NAME, ("Endpoints", "string", 0, _endpoints), AGE],
+    ("", "events"): [
+        ("Last Seen", "string", 0, _event_age("lastTimestamp")),
+        ("Type", "string", 0, _event_field("type")),
+        ("Reason", "string", 0, _event_field("reason")),
+        ("Object", "string", 0, _event_object),
+        ("Subobject", "string", 1, _event_field("involvedObject.fieldPath")),
+        ("Source", "string", 1, _event_field("source.component")),
+        ("Message", "string", 0, _event_field("message")),
+        ("First Seen", "string", 1, _event_age("firstTimestamp")),
+        ("Count", "integer", 1, lambda obj: obj.get("count", 1)),
+        ("Name", "string", 1, _name),
+    ],
     ("", "nodes"): [
         NAME,
         ("Status", "string", 0, _node_status),
