@@ -34,7 +34,13 @@ from lsconform.bundle.collect import (
     Progress,
 )
 from lsconform.bundle.manifest import MANIFEST_PATH, NO_REDACT_WARNING, Manifest
-from lsconform.bundle.redact import MIN_KNOWN_SECRET_LENGTH, Pattern, Redactor, is_secret_field
+from lsconform.bundle.redact import (
+    MIN_KNOWN_SECRET_LENGTH,
+    Pattern,
+    Redactor,
+    is_secret_field,
+    parse_pattern,
+)
 from lsconform.bundle.render import describe_pod, render_events, render_summary, sort_events
 from lsconform.bundle.verify import VerificationResult, scan_members, verify_bundle
 from lsconform.cluster.client import ClusterClient
@@ -313,7 +319,7 @@ def write_bundle(
     report_html: str | bytes | Path | None = None,
     redact: bool = True,
     fmt: str | ArchiveFormat = ArchiveFormat.TAR_GZ,
-    extra_patterns: Iterable[Pattern] = (),
+    extra_patterns: Iterable[Pattern | str] = (),
     concurrency: int = DEFAULT_CONCURRENCY,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
@@ -324,10 +330,12 @@ def write_bundle(
     """Collect, redact, write and verify a support bundle; return what was written.
 
     `release_or_namespace` is a namespace name or a discovered release; `release` names the
-    Helm release when a namespace holds several. `path` is the archive
+    Helm release when a namespace holds several. `extra_patterns` are `Pattern`s or strings in
+    the `[name::]regex` form (a ValueError names an invalid one). `path` is the archive
     file, a folder to put it in, or None for `./lsconform-bundle-<namespace>-<time>.<fmt>`.
     Raises BundleLeakError, after deleting the archive, when a secret value survived.
     """
+    patterns = [parse_pattern(p) if isinstance(p, str) else p for p in extra_patterns]
     started = time.monotonic()
     created = time.time()
     archive_format = ArchiveFormat(fmt)
@@ -347,7 +355,7 @@ def write_bundle(
         **options,
     )
     collection = collector.collect()
-    redactor = Redactor(extra_patterns=extra_patterns) if redact else None
+    redactor = Redactor(extra_patterns=patterns) if redact else None
     artefacts = collection.artefacts + _derived_artefacts(
         collector, results, _read_report(report_json), _read_report(report_html), redactor
     )

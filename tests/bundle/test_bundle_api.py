@@ -232,11 +232,15 @@ def test_bundle_when_pod_vanishes(cluster: apicluster.ApiCluster, tmp_path: Path
 def test_user_pattern_redacts(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
     pattern = parse_pattern(r"redis::langsmith-redis:(?P<secret>\d+)")
     summary = write_bundle(
-        cluster.client, NAMESPACE, tmp_path / "b.tar.gz", extra_patterns=[pattern]
+        cluster.client,
+        NAMESPACE,
+        tmp_path / "b.tar.gz",
+        extra_patterns=[pattern, r"node::sandbox-node-(?P<secret>\d)"],
     )
     previous = _members(summary)[f"logs/{BACKEND}_backend_previous.log"].decode()
     assert "langsmith-redis:[REDACTED:custom:redis#" in previous
     assert summary.redactions["custom:redis"] == 1
+    assert summary.redactions["custom:node"] >= 1
 
 
 def test_leak_fails_loudly(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
