@@ -319,3 +319,59 @@ def test_faults_through_the_api(tmp_path: Path) -> None:
             assert len(endpoints.subsets[0].not_ready_addresses) == 1
         finally:
             core.api_client.close()
+
+
+def test_api_options_reach_the_server(tmp_path: Path) -> None:
+    workdir = tmp_path / "wd"
+    kubeconfig = tmp_path / "elsewhere" / "config"
+    ready_file = tmp_path / "ready.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lsconform.sandbox",
+            "--profile",
+            "tracing-off",
+            "--workdir",
+            str(workdir),
+            "--kubeconfig-out",
+            str(kubeconfig),
+            "--ready-file",
+            str(ready_file),
+            "--error-rate",
+            "1",
+            "--plain-http",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready_file.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ready = json.loads(ready_file.read_text())
+        assert ready["kubeconfig"] == str(kubeconfig)
+        assert ready["api_url"].startswith("http://127.0.0.1:")
+        assert kubeconfig.is_file()
+        api_client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+        core = kubernetes.client.CoreV1Api(api_client)
+        try:
+            with pytest.raises(kubernetes.client.ApiException) as raised:
+                core.list_namespaced_pod("langsmith", _request_timeout=10)
+            assert raised.value.status in (429, 500)
+        finally:
+            api_client.close()
+        statuses = [
+            json.loads(line)["status"]
+            for line in (workdir / "audit.jsonl").read_text().splitlines()
+        ]
+        assert statuses
+        assert set(statuses) <= {429, 500}
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
