@@ -46,7 +46,7 @@ def test_missing_kubeconfig_file(pytester: pytest.Pytester) -> None:
 def test_checks_skip_without_target(pytester: pytest.Pytester) -> None:
     from lsconform.plugin import CHECKS_DIR
 
-    result = pytester.runpytest(str(CHECKS_DIR), "-rs")
+    result = pytester.runpytest_subprocess(str(CHECKS_DIR), "-rs")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*lsconform checks need a target: run `pytest --namespace*"])
     outcomes = result.parseoutcomes()
