@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from lsconform.cli import main
 from lsconform.sandbox import Sandbox
 
 CHECKS = Path(__file__).resolve().parents[2] / "checks" / "test_traces.py"
@@ -202,3 +203,18 @@ def test_unreachable_trace_backend_is_error(
     assert arrivals
     assert all(r["status"] == "error" for r in arrivals), lines(arrivals)
     assert all("could not be queried" in r["summary"] for r in arrivals)
+
+
+@pytest.mark.allow_leaks
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_otlp_probe_command_against_sandbox(
+    shared_sandbox: Sandbox, capsys: pytest.CaptureFixture[str], protocol: str
+) -> None:
+    ip = _collector_ip(shared_sandbox)
+    endpoint = f"http://{ip}:4318/v1/traces" if protocol == "http" else f"{ip}:4317"
+    status = main(
+        ["otlp", "probe", endpoint, "--protocol", protocol, "--insecure", "--timeout", "5"]
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert status == 0, out
+    assert out[0].startswith("OK the collector at")
