@@ -232,6 +232,16 @@ class ClusterClient:
         if context:
             chosen = next((c for c in contexts if c.get("name") == context), None)
         chosen = chosen or {}
+        user = str((chosen.get("context") or {}).get("user") or "")
+        if _user_has_exec_plugin(path_text, user) and not configuration.api_key:
+            # The official loader logs a failed credential plugin and goes on without a token,
+            # which would surface later as a puzzling 401.
+            raise ConfigError(
+                "the kubeconfig's exec credential plugin returned no token",
+                evidence={"kubeconfig": path_text, "user": user},
+                fix="run the plugin's command by hand (or `kubectl get ns` with this kubeconfig) "
+                "and fix the login it asks for",
+            )
         return cls(
             configuration,
             source=path_text,
@@ -771,6 +781,21 @@ def _connection_error(error: BaseException, method: str, path: str, timeout: flo
             fix="check certificate-authority-data in the kubeconfig matches the API server",
         )
     return Unreachable("the API server cannot be reached", evidence=evidence)
+
+
+def _user_has_exec_plugin(kubeconfig: str, user: str) -> bool:
+    """Tell whether the kubeconfig's entry for `user` gets its credentials from a command."""
+    try:
+        merged = kube_config.KubeConfigMerger(kubeconfig).config
+    except (ConfigException, OSError, ValueError, yaml.YAMLError):
+        return False
+    # The merger wraps each list entry in a ConfigNode whose `value` is the plain mapping.
+    users = (merged.value if merged is not None else {}).get("users") or []
+    for node in users:
+        entry = getattr(node, "value", node)
+        if isinstance(entry, dict) and entry.get("name") == user:
+            return isinstance(entry.get("user"), dict) and "exec" in entry["user"]
+    return False
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:

@@ -437,6 +437,12 @@ class PortForwardTransport:
             )
         except _EmptyResponse as error:
             raise self._closed_error(forwarded, target, pod, port) from error.error
+        except ssl.SSLError as error:
+            raise Unreachable(
+                f"the TLS handshake with pod {pod} port {port} failed",
+                evidence={"reason": bound_message(str(error))},
+                fix="check whether the port speaks TLS",
+            ) from error
         finally:
             forwarded.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -324,3 +325,40 @@ def test_retry_policy_of_one_attempt_never_retries(api: FakeApi, kubeconfig: Pat
         with pytest.raises(ServerError):
             client.list("pods", namespace="ls")
         assert client.request_count == 1
+
+
+def exec_kubeconfig(server: FakeServer, path: Path, script: str) -> Path:
+    plugin = path.parent / "credential_plugin.py"
+    plugin.write_text(script)
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: fake\n  cluster:\n    server: {server.url}\n"
+        "users:\n- name: tester\n  user:\n    exec:\n"
+        "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        f"      command: {sys.executable}\n      args: [{plugin}]\n"
+        "      interactiveMode: Never\n"
+        "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n"
+        "current-context: fake\n"
+    )
+    return path
+
+
+def test_exec_credential_plugin(api: FakeApi, server: FakeServer, tmp_path: Path) -> None:
+    script = (
+        "import json\n"
+        "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1beta1',\n"
+        "                  'kind': 'ExecCredential', 'status': {'token': 'fake-api-token'}}))\n"
+    )
+    path = exec_kubeconfig(server, tmp_path / "kubeconfig", script)
+    api.add(pod("a"))
+    with ClusterClient.from_kubeconfig(path) as client:
+        assert [item["metadata"]["name"] for item in client.list("pods", namespace="ls")] == ["a"]
+
+
+def test_failing_exec_plugin_is_config_error(server: FakeServer, tmp_path: Path) -> None:
+    script = "import sys\nsys.stderr.write('login required')\nsys.exit(1)\n"
+    path = exec_kubeconfig(server, tmp_path / "kubeconfig", script)
+    with pytest.raises(ConfigError, match="exec credential plugin returned no token") as info:
+        ClusterClient.from_kubeconfig(path)
+    assert "user=tester" in str(info.value)
+    assert "run the plugin's command by hand" in str(info.value)
