@@ -232,9 +232,7 @@ def _derived_artefacts(
         )
     )
     if report_json is not None:
-        artefacts.append(
-            Artefact("report/report.json", "lsconform run", text=report_json, priority=0)
-        )
+        artefacts.append(_report_artefact(report_json))
     elif results is not None:
         artefacts.append(
             Artefact(
@@ -249,6 +247,17 @@ def _derived_artefacts(
             Artefact("report/report.html", "lsconform run", text=report_html, priority=0)
         )
     return artefacts
+
+
+def _report_artefact(report_json: str) -> Artefact:
+    """Keep the JSON report as parsed data, so that it is redacted field by field."""
+    try:
+        data = json.loads(report_json)
+    except ValueError:
+        return Artefact(
+            "report/report.json", "lsconform run (not valid JSON)", text=report_json, priority=0
+        )
+    return Artefact("report/report.json", "lsconform run", data=data, priority=0)
 
 
 def _versions(collector: Collector) -> dict[str, Any]:
@@ -410,7 +419,7 @@ def write_bundle(
         secrets_checked=len(secrets),
         duration=time.monotonic() - started,
         warnings=warnings,
-        manifest=document,
+        manifest=json.loads(manifest_text),
     )
 
 

@@ -326,3 +326,29 @@ def test_progress_counts_tasks(cluster: apicluster.ApiCluster, tmp_path: Path) -
         assert task.completed == task.total
         assert task.total >= 25
     assert "tasks" in output.getvalue()
+
+
+def test_health_report_included(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
+    report = {
+        "results": [
+            {
+                "check_id": "traces.endpoint",
+                "status": "fail",
+                "evidence": {"OTLP_HEADERS": f"authorization=Bearer {apicluster.BEARER}"},
+            }
+        ]
+    }
+    html = f"<html><body><pre>api_key: {apicluster.PAYLOAD_KEY}</pre>traces.endpoint</body></html>"
+    summary = write_bundle(
+        cluster.client,
+        NAMESPACE,
+        tmp_path / "b.tar.gz",
+        report_json=json.dumps(report),
+        report_html=html.encode(),
+    )
+    members = _members(summary)
+    assert json.loads(members["report/report.json"])["results"][0]["status"] == "fail"
+    assert b"traces.endpoint" in members["report/report.html"]
+    for name in ("report/report.json", "report/report.html"):
+        assert b"CANARY" not in members[name], name
+    assert summary.manifest["redactions"] == json.loads(members["manifest.json"])["redactions"]
