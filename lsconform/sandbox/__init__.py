@@ -4,7 +4,8 @@
 and waits, bounded, for its ready file. It then exposes what a client needs: the kubeconfig path,
 the namespace and release, the API URL and token, the workdir, the ready document and the audit
 log. Leaving the `with` block, or `stop()`, sends SIGTERM and waits for the child to stop every
-process it started. A child that does not stop in time is killed with its process group.
+process it started. A child that does not stop in time is killed with its process group. Leaving
+the `with` block also deletes the workdir if `Sandbox` created it; pass `workdir=` to keep it.
 
     with Sandbox(profile="default", faults=["replica-not-ready"]) as sandbox:
         run_suite(kubeconfig=sandbox.kubeconfig, namespace=sandbox.namespace)
@@ -182,7 +183,7 @@ class Sandbox:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        self.cleanup()
 
     # What clients use.
 

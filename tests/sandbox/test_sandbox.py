@@ -375,3 +375,10 @@ def test_api_options_reach_the_server(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def test_own_workdir_is_deleted_on_exit() -> None:
+    with Sandbox(profile="tracing-off", faults=["collector-absent"]) as sandbox:
+        workdir = sandbox.workdir
+        assert (workdir / "kubeconfig").is_file()
+    assert not workdir.exists()
