@@ -5,9 +5,19 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from lsconform.assess.traces import EnvTarget, TracesRun, env_targets, traced_targets
+import pytest
+
+from lsconform.assess.traces import (
+    EnvTarget,
+    TracesRun,
+    env_targets,
+    make_backend_fetch,
+    traced_targets,
+)
 from lsconform.cluster.errors import ConnectionRefused
+from lsconform.cluster.response import HttpResponse
 from lsconform.discovery.release import Component, Container, EnvFrom, EnvVar, Pod, Release
+from lsconform.probes.otlp_evidence import BackendError
 from lsconform.results import Status
 from lsconform.settings import Settings
 
@@ -221,3 +231,35 @@ def test_localhost_receiver_found_through_proxy() -> None:
     assert "listens on localhost only" in result.summary
     assert "refuses connections" in result.evidence["pod_proxy"]
     assert "0.0.0.0:4318" in result.remedy
+
+
+class _RecordingTransport:
+    name = "proxy"
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[Any, str]] = []
+
+    def request(self, target: Any, path: str, **options: Any) -> Any:
+        self.requests.append((target, path))
+        return HttpResponse(200, {}, b"echo")
+
+
+def test_backend_service_url_goes_through_transport() -> None:
+    transport = _RecordingTransport()
+    fetch = make_backend_fetch(
+        "http://tempo.observability.svc.cluster.local:3200/prefix", transport, "ls", 2.0
+    )
+    assert fetch("/api/echo") == (200, b"echo")
+    target, path = transport.requests[0]
+    assert (target.kind, target.namespace, target.name, target.port) == (
+        "service",
+        "observability",
+        "tempo",
+        3200,
+    )
+    assert path == "/prefix/api/echo"
+
+
+def test_backend_url_invalid() -> None:
+    with pytest.raises(BackendError, match="http:// or https://"):
+        make_backend_fetch("tempo:3200", _RecordingTransport(), "ls", 2.0)
