@@ -511,3 +511,30 @@ def test_daemonset_readiness_is_recorded(status, reason):
         objects[1]["status"] = status
     [collector] = discover.from_objects(objects).collectors
     assert collector.reader.not_running == reason
+
+
+def test_undeclared_exporter_stops_the_collector():
+    objects = otel_daemonset()
+    config = yaml.safe_load(objects[0]["data"]["relay"])
+    config["service"]["pipelines"]["logs"]["exporters"] = ["otlphttp/logs"]
+    config["service"]["pipelines"]["metrics"] = {}
+    objects[0]["data"]["relay"] = yaml.safe_dump(config)
+    [collector] = discover.from_objects(objects).collectors
+    verdict = collector.evaluate(target())
+    assert verdict.outcome is Outcome.BROKEN
+    assert "exporter 'otlphttp/logs', which is not declared" in verdict.reason
+    assert "pipeline metrics is empty" in collector.fatal
+
+
+def test_startup_problems_of_valid_config():
+    config = {
+        "receivers": {"filelog": {}},
+        "processors": {"batch": {}},
+        "exporters": {"debug": {}},
+        "service": {
+            "pipelines": {
+                "logs": {"receivers": ["filelog"], "processors": ["batch"], "exporters": ["debug"]}
+            }
+        },
+    }
+    assert otel.startup_problems(config) == []

@@ -183,7 +183,12 @@ def _otel_from_files(
             continue
         found.append(
             otel.OtelCollector(
-                f"{name} ({key})", reader, receivers, mode=kind.lower(), problems=config_problems
+                f"{name} ({key})",
+                reader,
+                receivers,
+                mode=kind.lower(),
+                problems=config_problems,
+                fatal=otel.startup_problems(config),
             )
         )
     return found
@@ -221,6 +226,7 @@ def _from_otel_resource(obj: Mapping[str, Any]) -> otel.OtelCollector | None:
         receivers,
         mode=mode,
         problems=problems,
+        fatal=otel.startup_problems(config),
     )
 
 

@@ -109,6 +109,32 @@ def filelog_receivers(config: Mapping[str, Any]) -> tuple[list[FilelogReceiver],
     return found, problems
 
 
+def startup_problems(config: Mapping[str, Any]) -> list[str]:
+    """Return what makes the collector reject its configuration and not start.
+
+    Every receiver, processor and exporter a pipeline names must be declared, and a pipeline
+    needs at least one receiver and one exporter.
+    """
+    problems: list[str] = []
+    pipelines = ((config.get("service") or {}).get("pipelines")) or {}
+    for pipeline_name, pipeline in pipelines.items():
+        if not isinstance(pipeline, dict) or not pipeline:
+            problems.append(f"pipeline {pipeline_name} is empty")
+            continue
+        for section in ("receivers", "processors", "exporters"):
+            declared = config.get(section) or {}
+            for component in pipeline.get(section) or []:
+                if component not in declared:
+                    problems.append(
+                        f"pipeline {pipeline_name} references {section[:-1]} {component!r}, "
+                        f"which is not declared (declared: {sorted(declared)})"
+                    )
+        for section in ("receivers", "exporters"):
+            if not pipeline.get(section):
+                problems.append(f"pipeline {pipeline_name} has no {section}")
+    return problems
+
+
 def accepted_formats(operators: list[dict[str, Any]]) -> tuple[list[LineFormat], str]:
     """Return the line formats the first parsing operator accepts, and a description of it.
 
@@ -177,6 +203,8 @@ class OtelCollector:
     mode: str = "daemonset"
     problems: list[str] = field(default_factory=list)
     family: Family = Family.OTEL
+    fatal: list[str] = field(default_factory=list)
+    """Configuration problems that stop the collector from starting (see startup_problems)."""
 
     def evaluate(self, target: ContainerLogTarget) -> Verdict:
         """Say whether a filelog receiver of this collector reads the target's log file."""
@@ -188,7 +216,18 @@ class OtelCollector:
             reason = "; ".join(self.problems) or "no filelog receiver in any logs pipeline"
             return self._verdict(Outcome.NOT_SELECTED, reason)
         verdicts = [self._evaluate_receiver(receiver, target) for receiver in self.receivers]
-        return _best(verdicts)
+        best = _best(verdicts)
+        if best.outcome is Outcome.READS and self.fatal:
+            best.outcome = Outcome.BROKEN
+            best.reason = (
+                f"{best.reason}, but the collector rejects its configuration and does not "
+                f"start: {self.fatal[0]}"
+            )
+            best.remedy = (
+                "declare every component a pipeline names, and give each pipeline a receiver "
+                "and an exporter"
+            )
+        return best
 
     def _sidecar_injected(self, target: ContainerLogTarget) -> str | None:
         """Return why the sidecar is not injected into the target pod, or None if it is."""
