@@ -6,6 +6,7 @@ import base64
 import binascii
 import gzip
 import json
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ def decode_helm_release(data: str) -> dict[str, Any]:
     if payload[:2] == b"\x1f\x8b":
         try:
             payload = gzip.decompress(payload)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"the Helm release payload is not valid gzip: {error}") from error
     try:
         release = json.loads(payload)

@@ -352,3 +352,27 @@ def test_health_report_included(cluster: apicluster.ApiCluster, tmp_path: Path) 
     for name in ("report/report.json", "report/report.html"):
         assert b"CANARY" not in members[name], name
     assert summary.manifest["redactions"] == json.loads(members["manifest.json"])["redactions"]
+
+
+def test_corrupt_helm_revision(cluster: apicluster.ApiCluster, tmp_path: Path) -> None:
+    corrupt = base64.b64encode(base64.b64encode(b"\x1f\x8b\x08\x00broken")).decode()
+    cluster.store.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "helm.sh/release.v1",
+            "metadata": {
+                "name": "sh.helm.release.v1.langsmith.v3",
+                "namespace": NAMESPACE,
+                "labels": {"owner": "helm", "name": "langsmith", "status": "deployed"},
+            },
+            "data": {"release": corrupt},
+        }
+    )
+    summary = write_bundle(cluster.client, NAMESPACE, tmp_path / "b.tar.gz")
+    errors = _errors(summary)
+    error = errors["helm/sh.helm.release.v1.langsmith.v3"]
+    assert "the Helm release payload is not valid gzip" in error["message"]
+    members = _members(summary)
+    assert "helm/langsmith/values.yaml" in members
+    assert "resources/secrets.yaml" in members
