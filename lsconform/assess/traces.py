@@ -349,6 +349,18 @@ class TracesRun:
                 remedy=f"set config.observability.tracing.exporter: grpc with a host:"
                 f"{OTLP_GRPC_PORT} endpoint (no scheme) to get spans from every component",
             )
+        if grpc_only and "://" in self.config.endpoint:
+            # SmithDB builds OTEL_EXPORTER_OTLP_ENDPOINT as http(s)://<endpoint> itself.
+            return _result(
+                "traces.endpoint",
+                Status.WARN,
+                f"{', '.join(grpc_only)} prepend http:// or https:// to OTLP_ENDPOINT, so the "
+                f"scheme in {self.config.endpoint} gives them an invalid endpoint",
+                evidence=evidence,
+                severity=Severity.WARNING,
+                remedy=f"write the endpoint as host:{OTLP_GRPC_PORT} without a scheme; useTls "
+                "decides TLS",
+            )
         return _result(
             "traces.endpoint",
             Status.PASS,

@@ -120,6 +120,15 @@ def test_grpc_only_components_named() -> None:
     assert "exporter: grpc" in result.remedy
 
 
+def test_grpc_scheme_breaks_smithdb() -> None:
+    components = [Component("smithdb-ingestion", workload_name="ls-smithdb-ingestion")]
+    config = _config(OTEL_EXPORTER="grpc", OTLP_ENDPOINT="http://gw.obs.svc.cluster.local:4317")
+    result = _run(_release(config, components=components)).check_endpoint()
+    assert result.status is Status.WARN
+    assert "prepend http://" in result.summary
+    assert "without a scheme" in result.remedy
+
+
 def test_external_endpoint_skips_collector() -> None:
     run = _run(_release(_config(OTLP_ENDPOINT="https://otel.example.com:4318/v1/traces")))
     result = run.check_collector()
