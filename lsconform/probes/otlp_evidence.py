@@ -1,9 +1,10 @@
 """Evidence that spans arrived: a collector's own metrics, and Tempo or Jaeger query APIs.
 
 A collector exposes counters of the spans its receivers accepted or refused and its exporters
-sent or failed to send. Collector releases since the move to the OpenTelemetry Go SDK's
-Prometheus exporter (0.106 and later) name them with a `_total` suffix
-(`otelcol_receiver_accepted_spans_total`); older ones without it. Both spellings are read.
+sent or failed to send. Recent collector releases, whose own telemetry goes through the
+OpenTelemetry Go SDK's Prometheus exporter, name them with a `_total` suffix
+(`otelcol_receiver_accepted_spans_total`). Older ones, such as 0.91, have no suffix. Both
+spellings are read. NOTE: the first release with the suffix is not pinned down here.
 
 A trace backend answers by service: Tempo's `/api/search?tags=service.name=<name>` lists traces
 with that root or span service, Jaeger's `/api/traces?service=<name>` does the same. Both APIs
