@@ -4,9 +4,9 @@ It behaves, on the wire, like `otel/opentelemetry-collector-contrib` 0.123 confi
 langsmith-observability chart configures its gateway: an OTLP receiver on gRPC 4317 and HTTP 4318
 (`/v1/traces`, protobuf), bound to the pod IP. Its own metrics are on 8888 `/metrics` under the
 collector's names, with the `_total` suffix that recent releases give counters (0.91 had none).
-Its trace pipeline exports every accepted span to a store. The store answers a Tempo-style query API on 3200
-(`/api/search`, `/api/traces/<id>`, `/api/echo`, `/ready`) and a Jaeger-style one on 16686
-(`/api/services`, `/api/traces?service=`).
+Its trace pipeline exports every accepted span to a store. The store serves a Tempo-style query
+API on 3200 (`/api/search`, `/api/traces/<id>`, `/api/echo`, `/ready`) and a Jaeger-style one on
+16686 (`/api/services`, `/api/traces?service=`).
 
 Faults applied here:
 - `collector-localhost-only`: the OTLP receivers listen on 127.0.0.1 only, as a collector 0.104 or
