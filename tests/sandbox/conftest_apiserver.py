@@ -1,5 +1,5 @@
 """Helpers for the API server tests: a small cluster in a MemoryStore, its CRI log files, and a
-loopback HTTP server that plays a pod and answers `/nginx_status` only to 127.0.0.1 clients.
+loopback HTTP server that plays a pod and serves `/nginx_status` only to 127.0.0.1 clients.
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def write_logs(workdir: Path) -> None:
 def close_portforward(forward: Any) -> None:
     """Close an official-client port-forward and the WebSocket it leaves open.
 
-    The client's relay thread ends once the stream is closed; its WebSocket is shut down only
+    The client's relay thread ends once the stream is closed. Its WebSocket is shut down only
     after that thread has ended, because the thread selects on the socket until then.
     """
     forward.close()

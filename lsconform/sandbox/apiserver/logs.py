@@ -24,7 +24,7 @@ MAX_LOG_READ_BYTES = 64 * 1024 * 1024
 # How often `follow=true` looks for new lines, in seconds.
 FOLLOW_POLL_SECONDS = 0.1
 # `follow=true` ends after this many seconds even while the client stays connected, so that no
-# stream outlives a test; a real kubelet streams until the container exits.
+# stream outlives a test. A real kubelet streams until the container exits.
 FOLLOW_MAX_SECONDS = 600.0
 
 

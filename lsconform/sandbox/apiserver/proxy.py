@@ -1,7 +1,7 @@
 """`services/<name>[:<port>]/proxy/<path>` and `pods/<name>[:<port>]/proxy/<path>`.
 
 The request goes to `podIP:targetPort` from a fixed source address (127.0.0.2 in the sandbox),
-not from 127.0.0.1: a server that answers only local clients then rejects proxied requests, as it
+not from 127.0.0.1. A server that accepts only local clients then rejects proxied requests, as it
 does in a cluster where the API server's address is not the pod's own. A Service picks a ready
 address from its Endpoints, round-robin. Errors read like the real server's, for example
 `error trying to reach service: dial tcp 127.10.0.5:1984: connect: connection refused`.
@@ -83,7 +83,7 @@ def parse_proxy_name(text: str) -> ProxyTarget:
 
 @dataclass
 class Proxy:
-    """Forwards proxy requests; holds the HTTP client session and round-robin counters."""
+    """Forwarder of proxy requests, with the HTTP client session and round-robin counters."""
 
     store: Store
     source_address: str
@@ -234,7 +234,7 @@ def _service_port(service: JsonObject, target: ProxyTarget) -> JsonObject:
 
 
 def _ready_addresses(endpoints: JsonObject, service_port: JsonObject) -> list[tuple[str, int]]:
-    """The ready addresses and target port of the Endpoints subset that serves this port."""
+    """Return the ready addresses and target port of the Endpoints subset for this port."""
     wanted = service_port.get("name") or ""
     found: list[tuple[str, int]] = []
     for subset in endpoints.get("subsets") or []:

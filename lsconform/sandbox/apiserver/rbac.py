@@ -1,6 +1,6 @@
 """An RBAC authorizer for one user, from Role and ClusterRole objects given as YAML.
 
-It answers like Kubernetes' RBAC authorizer does for a user bound to those roles: a Role grants
+It decides like Kubernetes' RBAC authorizer does for a user bound to those roles: a Role grants
 its rules in its own namespace, a ClusterRole grants them in every namespace and at the cluster
 scope. Discovery paths (`/api`, `/apis`, `/version`, `/openapi/...`) stay open to every
 authenticated user, as the built-in `system:discovery` ClusterRole makes them.
@@ -75,7 +75,7 @@ def parse_roles(text: str, default_namespace: str = "default") -> list[Grant]:
             continue
         grants.extend(_grants_from(document, default_namespace))
     if not grants:
-        raise InvalidRoleError("the RBAC YAML holds no Role or ClusterRole")
+        raise InvalidRoleError("the RBAC YAML contains no Role or ClusterRole")
     return grants
 
 

@@ -1,8 +1,8 @@
 """Turn a request path into what Kubernetes authorizes and audits: verb, group, resource, ...
 
-This follows the API server's own request-info rules (k8s.io/apiserver `RequestInfoFactory`):
-`/api/v1/...` is the core group, `/apis/<group>/<version>/...` any other, an optional
-`namespaces/<ns>/` segment scopes the request, a name after the resource makes it a `get`
+This follows the API server's own request-info rules (k8s.io/apiserver `RequestInfoFactory`).
+`/api/v1/...` is the core group and `/apis/<group>/<version>/...` any other. An optional
+`namespaces/<ns>/` segment scopes the request. A name after the resource makes it a `get`
 instead of a `list`, and `watch=1` makes a list a `watch`.
 """
 
@@ -25,7 +25,7 @@ METHOD_VERBS = {
 
 @dataclass(frozen=True)
 class RequestInfo:
-    """What a request asks for, in Kubernetes' terms."""
+    """A request described in Kubernetes' terms."""
 
     is_resource: bool
     verb: str
@@ -38,7 +38,7 @@ class RequestInfo:
     subresource: str = ""
     name: str = ""
     rest: str = ""
-    """What follows the subresource, for `proxy` (the path to forward) and node `proxy/logs`."""
+    """The path after the subresource: what `proxy` forwards, including node `proxy/logs`."""
 
     @property
     def resource_path(self) -> str:

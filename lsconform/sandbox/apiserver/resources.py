@@ -157,7 +157,7 @@ class _WatchFeed:
         self.queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
 
     def __call__(self, event: WatchEvent) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is watching
+        with contextlib.suppress(RuntimeError):  # the loop has closed, so no watch remains
             self.loop.call_soon_threadsafe(self._put, event)
 
     def _put(self, event: WatchEvent) -> None:

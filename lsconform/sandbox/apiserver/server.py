@@ -69,10 +69,10 @@ TOKEN_USER_NAME = DEFAULT_USER
 
 @dataclass(frozen=True, kw_only=True)
 class ServerSettings:
-    """How the API server listens and which faults it injects."""
+    """Listening address, TLS, credentials and injected faults of the API server."""
 
     workdir: Path
-    """Where the audit log, certificate and kubeconfig go."""
+    """Directory for the audit log, the certificate and the kubeconfig."""
     host: str = "127.0.0.1"
     port: int = 0
     """TCP port; 0 picks a free one."""
@@ -84,7 +84,7 @@ class ServerSettings:
     latency_ms: int = 0
     """Delay added before every request is handled, in milliseconds."""
     error_rate: float = 0.0
-    """Share of requests (0 to 1) answered with an injected 500 or 429 instead."""
+    """Share of requests (0 to 1) that get an injected 500 or 429 instead of their response."""
     error_seed: int | None = None
     """Seed of the injected-error random generator, for reproducible runs."""
     rbac_role_yaml: str | None = None
@@ -247,7 +247,7 @@ class ApiServer:
         return yaml.safe_dump(config, sort_keys=False)
 
     def write_kubeconfig(self, path: Path, namespace: str = "default") -> Path:
-        """Write the kubeconfig to `path` (mode 0600, because it holds the token)."""
+        """Write the kubeconfig to `path` (mode 0600, because it contains the token)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.kubeconfig(namespace), encoding="utf-8")
         path.chmod(0o600)
@@ -269,6 +269,14 @@ class ApiServer:
                 self.authorizer.check(info, _rbac_verb(info))
             return await handler(request)
         except ApiError as error:
+            logger.debug(
+                "%s %s failed: %d %s: %s",
+                request.method,
+                request.path,
+                error.code,
+                error.reason,
+                error.message,
+            )
             return _error_response(error)
         except web.HTTPException:
             raise

@@ -74,7 +74,7 @@ def not_found(resource: str, group: str, name: str) -> ApiError:
 
 
 def resource_not_found() -> ApiError:
-    """The answer for a path under a known API prefix that names no resource."""
+    """Return the error for a path under a known API prefix that names no resource."""
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 

@@ -1,7 +1,7 @@
 """The object store the sandbox's API server serves, and a simple in-memory implementation.
 
 The API server reads every object through the `Store` protocol and never changes one itself,
-except through `delete` when a fault asks for it. The cluster state builder (or a test) fills a
+except through `delete` when a fault requests it. The cluster state builder (or a test) fills a
 `MemoryStore`, or any class with the same methods, and hands it to the server.
 
 Objects are plain dictionaries shaped exactly like the Kubernetes JSON of their kind
@@ -137,9 +137,9 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("batch", "v1", "Job", "jobs", True, subresources=("status",), categories=("all",)),
 )
 
-# Custom resources the sandbox commonly holds. They are not registered by default: a store adds
-# them with `register` when it holds objects of that kind, as a cluster serves a group only once
-# its CustomResourceDefinition is installed.
+# Custom resources the sandbox commonly contains. They are not registered by default. A store
+# adds them with `register` when it contains objects of that kind, as a cluster serves a group
+# only once its CustomResourceDefinition is installed.
 OPENTELEMETRY_COLLECTOR = ResourceType(
     "opentelemetry.io",
     "v1beta1",

@@ -1,4 +1,4 @@
-"""Server-side `Table` output, which kubectl asks for with
+"""Server-side `Table` output, which kubectl requests with
 `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` to print `kubectl get`.
 
 Columns follow the API server's own printers for pods, services, endpoints, nodes and the apps
