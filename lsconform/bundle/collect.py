@@ -56,6 +56,8 @@ DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
 # Seconds allowed for one request of the collection.
 REQUEST_TIMEOUT = 20.0
+# Seconds allowed for one metrics snapshot: Prometheus' default scrape_timeout.
+SNAPSHOT_TIMEOUT = 10.0
 # A metrics exposition or node listing larger than this (bytes) is cut.
 SNAPSHOT_MAX_BYTES = 4 * 1024 * 1024
 
@@ -705,7 +707,7 @@ class Collector:
         path = f"{proxy}{http_path}"
         try:
             response = self.client.raw_get(
-                path, max_bytes=SNAPSHOT_MAX_BYTES, timeout=REQUEST_TIMEOUT
+                path, max_bytes=SNAPSHOT_MAX_BYTES, timeout=SNAPSHOT_TIMEOUT
             )
         except ClusterError as error:
             self._fail(target, f"GET {path}", error)
@@ -722,7 +724,7 @@ class Collector:
             response = self._port_forward().request(
                 HttpTarget(namespace, "pod", pod, port),
                 http_path,
-                timeout=REQUEST_TIMEOUT,
+                timeout=SNAPSHOT_TIMEOUT,
                 max_bytes=SNAPSHOT_MAX_BYTES,
             )
         except ClusterError as error:
