@@ -33,6 +33,14 @@ from lsconform.bundle.helm import (
     revision_summary,
 )
 from lsconform.bundle.manifest import CollectionError
+from lsconform.bundle.objects import (
+    as_list,
+    is_helm_storage,
+    looks_like_collector_config,
+    node_summary,
+    object_key,
+    secret_summary,
+)
 from lsconform.bundle.render import parse_listing, render_history, render_usage
 from lsconform.cluster.client import ClusterClient, api_path
 from lsconform.cluster.errors import ClusterError, Forbidden, NotFound
@@ -306,20 +314,20 @@ class Collector:
         except ClusterError as error:
             self._fail(f"resources/{kind}.yaml", f"GET {path}", error)
             return
-        items.sort(key=_object_key)
+        items.sort(key=object_key)
         with self._lock:
             self.objects[kind] = items
         if kind == "configmaps":
             self._add_configmaps(items, path)
             return
         self._add(
-            Artefact(f"resources/{kind}.yaml", f"GET {path}", data=_as_list(items), priority=1)
+            Artefact(f"resources/{kind}.yaml", f"GET {path}", data=as_list(items), priority=1)
         )
 
     def _add_configmaps(self, items: list[dict[str, Any]], path: str) -> None:
         for item in items:
             name = item.get("metadata", {}).get("name", "unnamed")
-            if _is_helm_storage(item):
+            if is_helm_storage(item):
                 # Helm's configmap driver keeps the whole release, user values included,
                 # gzipped in data.release; the decoded values are collected under helm/.
                 item = {
@@ -340,15 +348,15 @@ class Collector:
             return
         listing = []
         revisions: list[HelmRevision] = []
-        for secret in sorted(secrets, key=_object_key):
+        for secret in sorted(secrets, key=object_key):
             self._learn_secret_values(secret)
-            listing.append(_secret_summary(secret))
+            listing.append(secret_summary(secret))
             if secret.get("type") == HELM_SECRET_TYPE:
                 revision = self._decode_helm(secret)
                 if revision is not None:
                     revisions.append(revision)
         self._add(
-            Artefact("resources/secrets.yaml", f"GET {path}", data=_as_list(listing), priority=1)
+            Artefact("resources/secrets.yaml", f"GET {path}", data=as_list(listing), priority=1)
         )
         self._add_helm(revisions, f"GET {path}?labelSelector={HELM_OWNER_SELECTOR}")
 
@@ -432,11 +440,9 @@ class Collector:
         except ClusterError as error:
             self._fail("resources/nodes.yaml", "GET /api/v1/nodes", error)
             return
-        summary = [_node_summary(node) for node in sorted(nodes, key=_object_key)]
+        summary = [node_summary(node) for node in sorted(nodes, key=object_key)]
         self._add(
-            Artefact(
-                "resources/nodes.yaml", "GET /api/v1/nodes", data=_as_list(summary), priority=2
-            )
+            Artefact("resources/nodes.yaml", "GET /api/v1/nodes", data=as_list(summary), priority=2)
         )
 
     def _collect_server_version(self) -> None:
@@ -509,7 +515,7 @@ class Collector:
         ):
             path = api_path(resource, namespace=namespace)
             try:
-                items = sorted(self.client.list(resource, namespace=namespace), key=_object_key)
+                items = sorted(self.client.list(resource, namespace=namespace), key=object_key)
             except NotFound as error:
                 if kind != "opentelemetrycollectors" and "namespaces" in error.render():
                     self._fail(f"{base}/", f"GET {path}", error)
@@ -522,7 +528,7 @@ class Collector:
                 pods = items
             if kind in ("configmaps", "opentelemetrycollectors"):
                 for item in items:
-                    if kind == "opentelemetrycollectors" or _looks_like_collector_config(item):
+                    if kind == "opentelemetrycollectors" or looks_like_collector_config(item):
                         name = item.get("metadata", {}).get("name", "unnamed")
                         singular = kind.removesuffix("s")
                         self._add(
@@ -536,7 +542,7 @@ class Collector:
                 if kind == "configmaps":
                     continue
             self._add(
-                Artefact(f"{base}/{kind}.yaml", f"GET {path}", data=_as_list(items), priority=3)
+                Artefact(f"{base}/{kind}.yaml", f"GET {path}", data=as_list(items), priority=3)
             )
         with self._lock:
             self.observability_pods[namespace] = pods
@@ -549,13 +555,13 @@ class Collector:
         except ClusterError as error:
             self._fail("collectors/ (DaemonSets of all namespaces)", f"GET {path}", error)
             return
-        for daemonset in sorted(daemonsets, key=_object_key):
+        for daemonset in sorted(daemonsets, key=object_key):
             template = (daemonset.get("spec") or {}).get("template") or {}
             pod_spec = template.get("spec") or {}
             images = [str(c.get("image", "")) for c in pod_spec.get("containers") or []]
             if not any(COLLECTOR_IMAGE.search(image) for image in images):
                 continue
-            namespace, name = _object_key(daemonset)
+            namespace, name = object_key(daemonset)
             self._add(
                 Artefact(
                     f"collectors/{namespace}/daemonset-{name}.yaml",
@@ -808,69 +814,8 @@ def _prefix(namespace: str, main: str) -> str:
     return "" if namespace == main else f"{namespace}/"
 
 
-def _object_key(item: Mapping[str, Any]) -> tuple[str, str]:
-    metadata = item.get("metadata") or {}
-    return str(metadata.get("namespace", "")), str(metadata.get("name", ""))
-
-
-def _as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "List", "items": items}
-
-
-def _is_helm_storage(item: Mapping[str, Any]) -> bool:
-    labels = item.get("metadata", {}).get("labels") or {}
-    return labels.get("owner") == "helm" and "release" in (item.get("data") or {})
-
-
 def _is_frontend(pod: Mapping[str, Any], container: Mapping[str, Any]) -> bool:
     component = str(
         pod.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component", "")
     )
     return component.endswith("-frontend") and container.get("name") == "frontend"
-
-
-def _looks_like_collector_config(configmap: Mapping[str, Any]) -> bool:
-    for value in (configmap.get("data") or {}).values():
-        if isinstance(value, str) and (
-            ("receivers:" in value and "exporters:" in value)  # OpenTelemetry Collector
-            or "[INPUT]" in value  # Fluent Bit
-            or (("[sources" in value or "sources:" in value) and "sinks" in value)  # Vector
-            or "scrape_configs:" in value  # Promtail, Prometheus
-        ):
-            return True
-    return False
-
-
-def _secret_summary(secret: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep a Secret's name, type, labels and key names; never its data."""
-    metadata = secret.get("metadata") or {}
-    annotations = {
-        key: value
-        for key, value in (metadata.get("annotations") or {}).items()
-        if key != "kubectl.kubernetes.io/last-applied-configuration"
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": metadata.get("name"),
-            "namespace": metadata.get("namespace"),
-            "labels": metadata.get("labels") or {},
-            "annotations": annotations,
-            "creationTimestamp": metadata.get("creationTimestamp"),
-        },
-        "type": secret.get("type"),
-        "keys": sorted((secret.get("data") or {}).keys() | (secret.get("stringData") or {}).keys()),
-    }
-
-
-def _node_summary(node: Mapping[str, Any]) -> dict[str, Any]:
-    status = node.get("status") or {}
-    return {
-        "name": node.get("metadata", {}).get("name"),
-        "labels": node.get("metadata", {}).get("labels") or {},
-        "nodeInfo": status.get("nodeInfo") or {},
-        "conditions": status.get("conditions") or [],
-        "capacity": status.get("capacity") or {},
-        "allocatable": status.get("allocatable") or {},
-    }
