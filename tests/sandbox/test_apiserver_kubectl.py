@@ -5,30 +5,34 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
-from conftest_apiserver import NAMESPACE, NODE, Cluster, shared_cluster
+from conftest_apiserver import NAMESPACE, NODE, Cluster, cluster, shared_cluster
 
-__all__ = ["shared_cluster"]
+__all__ = ["cluster", "shared_cluster"]
 
 KUBECTL = shutil.which("kubectl", path="/usr/bin:/usr/local/bin")
 
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
 
 
-def kubectl(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    assert KUBECTL is not None
+def kubectl_environment(cluster: Cluster) -> dict[str, str]:
     home = cluster.workdir / "kubectl-home"
     home.mkdir(exist_ok=True)
-    environment = {
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin"),
         "HOME": str(home),
         "KUBECONFIG": str(cluster.kubeconfig),
         "KUBECACHEDIR": str(home / "cache"),
     }
+
+
+def kubectl(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    assert KUBECTL is not None
     return subprocess.run(
         [KUBECTL, *args],
-        env=environment,
+        env=kubectl_environment(cluster),
         capture_output=True,
         text=True,
         timeout=30,
@@ -86,6 +90,36 @@ def test_kubectl_get_events_columns(shared_cluster: Cluster) -> None:
     header, row = result.stdout.splitlines()
     assert header.split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
     assert row.split()[1:4] == ["Warning", "BackOff", "pod/backend-0"]
+
+
+def test_kubectl_get_watch_prints_new_rows(cluster: Cluster) -> None:
+    assert KUBECTL is not None
+    watcher = subprocess.Popen(
+        [KUBECTL, "get", "pods", "-w", "--request-timeout=10s"],
+        env=kubectl_environment(cluster),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert watcher.stdout is not None
+        listed = [watcher.stdout.readline() for _ in range(4)]
+        assert listed[0].split()[:2] == ["NAME", "READY"]
+        time.sleep(0.3)  # the watch request follows the list; a change before it is replayed
+        cluster.store.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "watched-0", "namespace": NAMESPACE},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+                "status": {"phase": "Pending"},
+            }
+        )
+        row = watcher.stdout.readline()
+    finally:
+        watcher.terminate()
+        watcher.communicate(timeout=10)
+    assert row.split()[:3] == ["watched-0", "0/1", "Pending"]
 
 
 def test_kubectl_get_raw_node_logs(shared_cluster: Cluster) -> None:

@@ -191,20 +191,34 @@ async def handle_watch(
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
         response.enable_chunked_encoding()
+        render = _table_render(request, resource)
         await response.prepare(request)
         watch = _Watch(resource, namespace, accept)
         for entry in initial:
             if isinstance(entry, WatchEvent):
                 translated = watch.translate(entry)
                 if translated is not None:
-                    await _send(response, translated, entry.object)
+                    await _send(response, translated, entry.object, render)
             else:
                 watch.seen(entry[1], entry[0])
-                await _send(response, *entry)
-        await _stream(response, feed, watch, start_version, deadline, stopping)
+                await _send(response, entry[0], entry[1], render)
+        await _stream(response, feed, watch, start_version, deadline, stopping, render)
         return response
     finally:
         unsubscribe()
+
+
+def _table_render(request: web.Request, resource: ResourceType) -> Render:
+    """Return how to show each event's object: `kubectl get -w` asks for one-row Tables."""
+    if not _wants_table(request):
+        return None
+    query = request.query
+
+    def render(obj: JsonObject) -> JsonObject:
+        version = str(obj.get("metadata", {}).get("resourceVersion", ""))
+        return table_for(resource, [obj], query, version)
+
+    return render
 
 
 def _initial_events(
@@ -290,6 +304,7 @@ async def _stream(
     after_version: int,
     deadline: float,
     stopping: asyncio.Event,
+    render: Render,
 ) -> None:
     stopped = asyncio.ensure_future(stopping.wait())
     try:
@@ -311,11 +326,18 @@ async def _stream(
                 continue
             event_type = watch.translate(event)
             if event_type is not None:
-                await _send(response, event_type, event.object)
+                await _send(response, event_type, event.object, render)
     finally:
         stopped.cancel()
 
 
-async def _send(response: web.StreamResponse, event_type: str, obj: JsonObject) -> None:
+Render = Callable[[JsonObject], JsonObject] | None
+
+
+async def _send(
+    response: web.StreamResponse, event_type: str, obj: JsonObject, render: Render = None
+) -> None:
+    if render is not None and event_type != "ERROR":
+        obj = render(obj)
     line: dict[str, Any] = {"type": event_type, "object": obj}
     await response.write(json.dumps(line, separators=(",", ":")).encode() + b"\n")
