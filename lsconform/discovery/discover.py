@@ -277,7 +277,9 @@ def _select_revision(group: list[HelmRecord], problems: list[Problem]) -> HelmRe
     latest = ordered[0]
     if latest is not chosen:
         problems.append(_newer_revision_problem(latest, chosen))
-    if chosen.status != "deployed":
+    # An undecodable record labelled `deployed` is already reported as corrupt.
+    deployed_by_label = any(r.status == "deployed" for r in ordered if r.payload is None)
+    if chosen.status != "deployed" and not deployed_by_label:
         problems.append(
             Problem(
                 code="release-not-deployed",
@@ -300,7 +302,9 @@ def _newer_revision_problem(latest: HelmRecord, chosen: HelmRecord) -> Problem:
             severity="error",
             summary=f"newest revision {latest.revision} of release {latest.name} cannot be "
             f"decoded ({latest.problem.reason}); {using}",
-            remedy=f"check the record {latest.object_name}; `{history}` shows the revisions",
+            remedy=f"the stored record {latest.object_name} is damaged, so Helm cannot read it "
+            f"either; `helm rollback {latest.name} {chosen.revision}` or a new `helm upgrade` "
+            "writes a readable revision",
             evidence={"object": latest.object_name},
         )
     if latest.status == "failed":

@@ -188,7 +188,10 @@ def test_corrupt_latest_revision_falls_back(api: Any, client: ClusterClient) -> 
     problem = next(p for p in discovery.problems if p.code == "helm-record-corrupt")
     assert "newest revision 2 of release langsmith cannot be decoded" in problem.summary
     assert "using revision 1 (superseded)" in problem.summary
+    assert "helm rollback langsmith 1" in problem.remedy
     assert discovery.revisions[0].problem
+    # The corrupt record is labelled deployed, so "no deployed revision" would mislead.
+    assert "release-not-deployed" not in codes(discovery)
 
 
 def test_every_revision_corrupt_falls_back_to_labels(api: Any, client: ClusterClient) -> None:
