@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Install the Debian packages the sandbox and the tests use: real nginx, PostgreSQL, Redis, their
-# Prometheus exporters, and promtool (in package prometheus). Runs only as root on a Debian-like
-# system; elsewhere it says what to install and exits 0, and the sandbox falls back to simulated
-# servers (tests that need a real binary skip with that reason).
+# Prometheus exporters, promtool (in package prometheus) and Chromium (the HTML report test opens
+# report.html in it, headless). Runs only as root on a Debian-like system; elsewhere it says what
+# to install and exits 0, and the sandbox falls back to simulated servers (tests that need a real
+# binary skip with that reason).
 set -euo pipefail
 
 packages=(nginx-light postgresql redis-server prometheus prometheus-postgres-exporter
-          prometheus-redis-exporter)
+          prometheus-redis-exporter chromium)
 binaries=(/usr/sbin/nginx /usr/lib/postgresql/*/bin/postgres /usr/bin/redis-server /usr/bin/promtool
-          /usr/bin/prometheus-postgres-exporter /usr/bin/prometheus-redis-exporter)
+          /usr/bin/prometheus-postgres-exporter /usr/bin/prometheus-redis-exporter
+          /usr/bin/chromium)
 
 missing=0
 for binary in "${binaries[@]}"; do
