@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import kubernetes
 import pytest
@@ -217,3 +218,18 @@ def test_unknown_node_is_404(shared_cluster: Cluster) -> None:
 def test_node_proxy_through_client(shared_cluster: Cluster) -> None:
     listing = shared_cluster.core().connect_get_node_proxy_with_path(NODE, "logs/pods/")
     assert f"{NAMESPACE}_backend-0_{BACKEND_UID}/" in listing
+
+
+def test_pod_deleted_while_reading_logs_is_404(cluster: Cluster) -> None:
+    store = cluster.store
+    original = store.container_log_files
+
+    def vanish(namespace: str, pod: str, container: str) -> list[Path] | None:
+        store.delete("pods", "", namespace, pod)
+        return original(namespace, pod, container)
+
+    store.container_log_files = vanish  # type: ignore[method-assign]
+    with pytest.raises(ApiException) as caught:
+        read_log(cluster, container="api")
+    assert caught.value.status == 404
+    assert 'pods \\"backend-0\\" not found' in caught.value.body
