@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from lsconform import results as results_module
-from lsconform.results import Area, CheckResult, Status
+from lsconform.policy import SeverityPolicy
+from lsconform.results import Area, CheckResult, Severity, Status
 from lsconform.settings import (
     DEFAULT_PROBE_TIMEOUT,
     Access,
@@ -193,6 +194,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="comma-separated result kinds that fail the run: fail (default), warn, error, "
         "regression",
     )
+    group.addoption(
+        "--baseline",
+        default=None,
+        help="report.json of an earlier run to compare with; regressions are reported (and "
+        "fail the run with --fail-on regression)",
+    )
+    group.addoption(
+        "--severity-file",
+        default=None,
+        help="YAML file mapping check ids to critical, warning or info",
+    )
+    parser.addini(
+        "lsconform_severity",
+        "severity overrides, one `check.id=critical|warning|info` per line",
+        "linelist",
+        [],
+    )
     for area in Area:
         parser.addini(
             f"lsconform_{area.value}_enabled", f"run the {area.value} checks", "bool", True
@@ -233,8 +251,15 @@ def build_settings(config: pytest.Config) -> Settings:
         and "KUBECONFIG" not in os.environ
         and is_in_cluster(os.environ)
     )
+    baseline = Path(option.baseline) if option.baseline else None
+    if baseline is not None and not baseline.is_file():
+        raise pytest.UsageError(f"--baseline: file not found: {baseline}")
+    if option.fail_on == frozenset({FailOn.REGRESSION}) and baseline is None:
+        raise pytest.UsageError("--fail-on regression needs --baseline OLD.json")
     return Settings(
         in_cluster=in_cluster,
+        baseline=baseline,
+        severity_overrides=tuple(sorted(_severity_overrides(config).items())),
         namespace=option.namespace,
         release=option.release,
         kubeconfig=kubeconfig,
@@ -254,6 +279,21 @@ def build_settings(config: pytest.Config) -> Settings:
     )
 
 
+def _severity_overrides(config: pytest.Config) -> dict[str, str]:
+    from lsconform.policy import PolicyError, load_severity_file, parse_overrides
+
+    try:
+        overrides = parse_overrides(config.getini("lsconform_severity"), "lsconform_severity")
+        if config.option.severity_file:
+            path = Path(config.option.severity_file)
+            if not path.is_file():
+                raise pytest.UsageError(f"--severity-file: file not found: {path}")
+            overrides.update(load_severity_file(path))
+    except PolicyError as error:
+        raise pytest.UsageError(str(error)) from None
+    return {check_id: level.value for check_id, level in overrides.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # Session state
 
@@ -269,11 +309,21 @@ class LsconformSession:
         self.discovery_problem: str | None = None
         self.discovery_undecided = False
         self.progress: Any = None
+        self.regressions: list[Any] = []
+        self.document: dict[str, Any] | None = None
         self.results: list[CheckResult] = []
         self.started = time.monotonic()
         self.finished: float | None = None
         self._client: Any = None
         self._transports: dict[str, Any] = {}
+
+    @property
+    def policy(self) -> SeverityPolicy:
+        """The severity policy of the run's settings (defaults plus the user's overrides)."""
+        overrides = {
+            check_id: Severity(level) for check_id, level in self.settings.severity_overrides
+        }
+        return SeverityPolicy(overrides)
 
     @property
     def is_worker(self) -> bool:
@@ -437,13 +487,14 @@ def _settings_to_json(settings: Settings) -> dict[str, Any]:
 
 def _settings_from_json(data: dict[str, Any]) -> dict[str, Any]:
     values = dict(data)
-    for key in ("kubeconfig", "report_dir"):
+    for key in ("kubeconfig", "report_dir", "baseline"):
         if values.get(key) is not None:
             values[key] = Path(values[key])
     values["access"] = Access(values["access"])
     values["fail_on"] = frozenset(FailOn(v) for v in values["fail_on"])
     for key in ("exporter_namespaces", "sandbox_faults"):
         values[key] = tuple(values[key])
+    values["severity_overrides"] = tuple(tuple(pair) for pair in values["severity_overrides"])
     return values
 
 
@@ -618,32 +669,35 @@ def release_or_none(request: pytest.FixtureRequest) -> Any:
 def verdict(request: pytest.FixtureRequest) -> Callable[[CheckResult], None]:
     """Record a CheckResult and turn it into the test's outcome.
 
-    pass and warn pass (warn fails with `--fail-on warn`), fail fails, skip skips, and error
-    (the suite could not decide) skips with the reason unless `--fail-on error` is given.
+    The severity policy decides (see `lsconform.policy`): a result that fails the run fails
+    the test; an `error` that does not skips it with "could not decide"; a `skip` skips; every
+    other result passes, and the report still shows its status.
     """
     session = _session(request)
-    recorded: list[CheckResult] = []
 
     def record(result: CheckResult) -> None:
         __tracebackhide__ = True
         result.nodeid = request.node.nodeid
-        recorded.append(result)
-        request.node.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
-        _raise_outcome(result, session.settings.fail_on)
+        result.severity = session.policy.severity(result.check_id)
+        properties = request.node.user_properties
+        properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+        # Plain properties for JUnit readers (pytest writes user_properties into --junitxml).
+        properties.append(("check_id", result.check_id))
+        properties.append(("component", result.component))
+        properties.append(("status", result.status.value))
+        if result.remedy:
+            properties.append(("remedy", result.remedy))
+        _raise_outcome(result, session)
 
     return record
 
 
-def _raise_outcome(result: CheckResult, fail_on: frozenset[FailOn]) -> None:
+def _raise_outcome(result: CheckResult, session: LsconformSession) -> None:
     __tracebackhide__ = True
-    message = format_failure(result)
-    if result.status is Status.FAIL:
-        pytest.fail(message, pytrace=False)
-    if result.status is Status.WARN and FailOn.WARN in fail_on:
-        pytest.fail(message, pytrace=False)
+    fails = session.policy.fails_run(result.status, result.severity, session.settings.fail_on)
+    if fails:
+        pytest.fail(format_failure(result), pytrace=False)
     if result.status is Status.ERROR:
-        if FailOn.ERROR in fail_on:
-            pytest.fail(message, pytrace=False)
         pytest.skip(f"could not decide: {result.summary}")
     if result.status is Status.SKIP:
         pytest.skip(result.summary)
@@ -669,18 +723,40 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state.stop_progress()
     state.finished = time.monotonic()
-    if state.settings.report_dir is not None:
-        from lsconform.report.json_report import write_json_report
+    from lsconform.report.json_report import build_report
 
-        state.settings.report_dir.mkdir(parents=True, exist_ok=True)
-        write_json_report(
-            state.settings.report_dir / "report.json",
-            release=state.release,
-            results=state.results,
-            settings=state.settings,
-            duration=state.finished - state.started,
-            discovery_problem=state.discovery_problem,
-        )
+    document = build_report(
+        release=state.release,
+        results=state.results,
+        settings=state.settings,
+        duration=state.finished - state.started,
+        discovery_problem=state.discovery_problem,
+    )
+    if state.settings.baseline is not None:
+        from lsconform.report.baseline import compare, load_report
+
+        try:
+            previous = load_report(state.settings.baseline)
+        except ValueError as error:
+            raise pytest.UsageError(f"--baseline: {error}") from None
+        state.regressions = compare(previous, document)
+        document["regressions"] = [regression.to_dict() for regression in state.regressions]
+        if state.regressions and FailOn.REGRESSION in state.settings.fail_on:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    state.document = document
+    if state.settings.report_dir is not None:
+        write_report_files(state.settings.report_dir, document)
+
+
+def write_report_files(report_dir: Path, document: dict[str, Any]) -> None:
+    """Write report.json, and report.html and report.md where the renderers are installed."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    (report_dir / "report.json").write_text(json.dumps(document, indent=2) + "\n", "utf-8")
+    try:
+        from lsconform.report.files import write_reports
+    except ImportError:
+        return
+    write_reports(report_dir, document)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -699,3 +775,18 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         discovery_problem=state.discovery_problem,
     )
     terminalreporter.write(text)
+    if state.settings.baseline is not None:
+        terminalreporter.write_line(render_regressions(state.regressions, state.settings))
+
+
+def render_regressions(regressions: list[Any], settings: Settings) -> str:
+    """Describe the comparison with --baseline in a few lines."""
+    if not regressions:
+        return f"No regression against baseline {settings.baseline}."
+    lines = [f"{len(regressions)} regressions against baseline {settings.baseline}:"]
+    for regression in regressions:
+        lines.append(
+            f"  REGRESSION {regression.kind} {regression.check_id} {regression.target}: "
+            f"{regression.before} -> {regression.after}: {regression.detail}"
+        )
+    return "\n".join(lines)

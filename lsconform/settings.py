@@ -59,6 +59,8 @@ class Settings:
     traces_wait: float = 8.0
     trace_backend: str | None = None
     require_tracing: bool = False
+    baseline: Path | None = None
+    severity_overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def active(self) -> bool:
