@@ -1,6 +1,5 @@
 """Log checks: every container's logs exist, sit on its node where collectors look, and are read."""
 
-from pathlib import Path
 
 import pytest
 
@@ -12,7 +11,7 @@ pytestmark = pytest.mark.logs
 @pytest.fixture(scope="session")
 def log_evidence(release, client, settings):
     """Every container's API logs and node files, fetched once with bounded concurrency."""
-    files = [Path(path) for path in getattr(settings, "log_collector_configs", ())]
+    files = list(settings.log_collector_configs)
     evidence = assess.LogEvidence(release, client, settings, collector_files=files)
     yield evidence
     evidence.close()

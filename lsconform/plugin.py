@@ -195,6 +195,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "regression",
     )
     group.addoption(
+        "--log-collector-config",
+        action="append",
+        default=[],
+        help="a log collector configuration file to evaluate as well as those found in the "
+        "cluster (OpenTelemetry Collector, Fluent Bit or Datadog; repeatable)",
+    )
+    group.addoption(
         "--baseline",
         default=None,
         help="report.json of an earlier run to compare with; regressions are reported (and "
@@ -256,7 +263,12 @@ def build_settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"--baseline: file not found: {baseline}")
     if option.fail_on == frozenset({FailOn.REGRESSION}) and baseline is None:
         raise pytest.UsageError("--fail-on regression needs --baseline OLD.json")
+    collector_configs = tuple(Path(p) for p in option.log_collector_config)
+    for path in collector_configs:
+        if not path.is_file():
+            raise pytest.UsageError(f"--log-collector-config: file not found: {path}")
     return Settings(
+        log_collector_configs=collector_configs,
         in_cluster=in_cluster,
         baseline=baseline,
         severity_overrides=tuple(sorted(_severity_overrides(config).items())),
@@ -494,6 +506,7 @@ def _settings_from_json(data: dict[str, Any]) -> dict[str, Any]:
     values["fail_on"] = frozenset(FailOn(v) for v in values["fail_on"])
     for key in ("exporter_namespaces", "sandbox_faults"):
         values[key] = tuple(values[key])
+    values["log_collector_configs"] = tuple(Path(p) for p in values["log_collector_configs"])
     values["severity_overrides"] = tuple(tuple(pair) for pair in values["severity_overrides"])
     return values
 

@@ -60,6 +60,7 @@ class Settings:
     trace_backend: str | None = None
     require_tracing: bool = False
     baseline: Path | None = None
+    log_collector_configs: tuple[Path, ...] = ()
     severity_overrides: tuple[tuple[str, str], ...] = ()
 
     @property
