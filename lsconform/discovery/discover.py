@@ -109,7 +109,20 @@ def discover(client: ClusterClient, namespace: str, release_name: str | None = N
         release, objects = None, []
     elif group:
         record = _select_revision(group, problems)
-        release, objects = _release_from_record(record, namespace, problems)
+        try:
+            release, objects = _release_from_record(record, namespace, problems)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            logger.warning("Helm record %s has an unexpected shape: %r", record.object_name, error)
+            problems.append(
+                Problem(
+                    code="helm-record-corrupt",
+                    severity="error",
+                    summary=f"the Helm record {record.object_name} decodes to JSON of an "
+                    f"unexpected shape: {str(error)[:200]}",
+                    remedy="a new `helm upgrade` writes a fresh record",
+                )
+            )
+            release, objects = _release_from_labels(lister, namespace, record.name, problems)
     else:
         release, objects = _release_from_labels(lister, namespace, release_name, problems)
     if release is not None:
@@ -199,7 +212,9 @@ def _read_helm_records(lister: _Lister, namespace: str) -> list[HelmRecord]:
 
 
 def _revision_info(record: HelmRecord) -> RevisionInfo:
-    chart = ((record.payload or {}).get("chart") or {}).get("metadata") or {}
+    chart = (record.payload or {}).get("chart")
+    chart = chart.get("metadata") if isinstance(chart, dict) else None
+    chart = chart if isinstance(chart, dict) else {}
     return RevisionInfo(
         release=record.name,
         revision=record.revision,
@@ -554,11 +569,27 @@ def _resolve(
     manifest_services = [o for o in objects if o.get("kind") == "Service"]
     live_services = {name_of(s): s for s in services} if services is not None else None
     for workload in sorted(workloads, key=name_of):
-        component = _component(release, workload, live_workloads, pods or [], problems)
-        component.services = _services_for(
-            component, manifest_services, live_services, endpoints, problems
-        )
-        component.metrics_endpoints = _metrics_endpoints(component, problems)
+        try:
+            component = _component(release, workload, live_workloads, pods or [], problems)
+            component.services = _services_for(
+                component, manifest_services, live_services, endpoints, problems
+            )
+            component.metrics_endpoints = _metrics_endpoints(component, problems)
+        except (TypeError, ValueError, AttributeError, KeyError) as error:
+            # A field of an unexpected type (a hand-edited manifest, an odd controller) costs
+            # this one component, not the whole discovery.
+            logger.warning("workload %s has an unexpected shape: %r", name_of(workload), error)
+            problems.append(
+                Problem(
+                    code="object-malformed",
+                    severity="error",
+                    summary=f"{workload.get('kind')} {name_of(workload)} or one of its pods or "
+                    f"Services has a field of an unexpected type: {str(error)[:200]}",
+                    remedy="compare the object with `kubectl get -o yaml`; this is likely a "
+                    "bug in lsconform, so please report it with that output",
+                )
+            )
+            continue
         release.components.append(component)
     present = {c.suffix for c in release.components}
     for spec in COMPONENTS:
@@ -629,7 +660,8 @@ def _component(
         workload_kind=kind,
         workload_name=name,
         desired_replicas=int(
-            spec.get("replicas", 1)
+            # Kubernetes defaults spec.replicas to 1; a manifest may leave it out (autoscaling).
+            (1 if spec.get("replicas") is None else spec["replicas"])
             if kind != "DaemonSet"
             else (source.get("status") or {}).get("desiredNumberScheduled", 0)
         ),

@@ -57,8 +57,9 @@ class HelmRecord:
     @property
     def chart_name(self) -> str | None:
         """The chart's name (`chart.metadata.name`), when the record is decoded."""
-        metadata = ((self.payload or {}).get("chart") or {}).get("metadata") or {}
-        name = metadata.get("name")
+        chart = (self.payload or {}).get("chart")
+        metadata = chart.get("metadata") if isinstance(chart, dict) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
         return str(name) if name else None
 
 
@@ -130,7 +131,8 @@ def record_from_object(obj: Mapping[str, Any]) -> HelmRecord:
     record.payload = payload
     record.name = str(payload.get("name") or record.name)
     record.revision = _int(payload.get("version")) or record.revision
-    record.status = str((payload.get("info") or {}).get("status") or record.status)
+    info = payload.get("info")
+    record.status = str((info.get("status") if isinstance(info, dict) else None) or record.status)
     return record
 
 

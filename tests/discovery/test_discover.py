@@ -11,6 +11,7 @@ from fakecluster import RevisionSpec, fakeapi, helm_record, install, live_object
 
 from lsconform.cluster.client import ClusterClient
 from lsconform.discovery import AmbiguousRelease, Discovery, Release, discover
+from lsconform.discovery.helm import encode_payload
 
 TRACING = {
     "config": {
@@ -401,3 +402,39 @@ def test_requests_do_not_grow_with_pods(api: Any, client: ClusterClient, replica
     assert backend is not None
     assert len(backend.pods) == replicas
     assert discovery.requests == 8
+
+
+def test_malformed_pod_costs_one_component(api: Any, client: ClusterClient) -> None:
+    install(api)
+    path = "/api/v1/namespaces/langsmith/pods"
+    queue_pod = next(
+        o for o in api.collections[path] if o["metadata"]["name"].startswith("langsmith-queue-")
+    )
+    queue_pod["status"] = "not an object"
+    discovery = discover(client, "langsmith")
+    assert discovery.release is not None
+    problem = next(p for p in discovery.problems if p.code == "object-malformed")
+    assert problem.summary.startswith("Deployment langsmith-queue or one of its pods")
+    backend = discovery.release.component("backend")
+    assert backend is not None
+    assert len(backend.pods) == 2
+
+
+def test_record_of_unexpected_shape_falls_back(api: Any, client: ClusterClient) -> None:
+    install(api, revisions=[], live=False)
+    record = helm_record("langsmith", "langsmith", 1, RevisionSpec())
+    payload = {
+        "name": "langsmith",
+        "version": 1,
+        "info": ["not", "an", "object"],
+        "chart": {"metadata": {"name": "langsmith"}},
+        "manifest": 42,
+    }
+    record["data"]["release"] = encode_payload(payload, layers=2)
+    api.add(record, *live_objects("langsmith", "langsmith", {}))
+    discovery = discover(client, "langsmith")
+    problem = next(p for p in discovery.problems if p.code == "helm-record-corrupt")
+    assert "decodes to JSON of an unexpected shape" in problem.summary
+    assert discovery.release is not None
+    assert discovery.release.source == "labels"
+    assert discovery.release.component("backend") is not None
