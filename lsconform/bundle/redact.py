@@ -172,7 +172,8 @@ _Q = r"(?:\\*[\"'])"
 _FIELD_NAME_REGEX = (
     r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|passphrase|secret|token|salt|dsn|credential"
     r"|api[_-]?key|apikey|license[_-]?key|private[_-]?key|access[_-]?key|authorization"
-    r"|x-api-key|cookie)[A-Za-z0-9_.-]*"
+    r"|x-api-key|cookie|encryption[_-]?key|signing[_-]?key|master[_-]?key"
+    r"|connection[_-]?(?:url|uri|string)|database[_-]?ur[il])[A-Za-z0-9_.-]*"
 )
 
 BUILTIN_PATTERNS: tuple[Pattern, ...] = (
@@ -237,6 +238,8 @@ BUILTIN_PATTERNS: tuple[Pattern, ...] = (
             "key",
             "authorization",
             "cookie",
+            "connection",
+            "database",
         ),
     ),
     _pattern(

@@ -312,3 +312,19 @@ def test_base64_fragments_any_offset() -> None:
     for prefix in (b"", b"x", b"xy", b"xyz"):
         encoded = base64.b64encode(prefix + value.encode() + b"tail").decode()
         assert any(fragment in encoded for fragment in fragments), prefix
+
+
+def test_yaml_text_keys_and_urls(redactor: Redactor) -> None:
+    text = (
+        "insights:\n"
+        "  encryptionKey: fernet-key-value-0123\n"
+        "postgres:\n"
+        "  external:\n"
+        "    connectionUrl: postgres-user@db.internal/app\n"
+        "    DATABASE_URI: opaque-database-value\n"
+    )
+    out = redactor.redact_text(text, "values.yaml")
+    assert "fernet-key-value-0123" not in out
+    assert "postgres-user@db.internal/app" not in out
+    assert "opaque-database-value" not in out
+    assert "insights:" in out
