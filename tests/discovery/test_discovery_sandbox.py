@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +75,36 @@ def test_two_releases_need_a_name() -> None:
         discovery = discover(client, sandbox.namespace, release_name=sandbox.release)
     assert discovery.release is not None
     assert discovery.release.name == sandbox.release
+
+
+ROLE_WITHOUT_SECRETS = """\
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: lsconform-reader-without-secrets
+  namespace: langsmith
+rules:
+  - apiGroups: [""]
+    resources: [pods, services, endpoints, configmaps]
+    verbs: [get, list]
+  - apiGroups: [apps]
+    resources: ["*"]
+    verbs: [get, list]
+"""
+
+
+def test_rbac_without_secrets_falls_back_to_labels(tmp_path: Path) -> None:
+    role = tmp_path / "role.yaml"
+    role.write_text(ROLE_WITHOUT_SECRETS)
+    with Sandbox(profile="default", rbac_role=role) as sandbox, client_for(sandbox) as client:
+        discovery = discover(client, sandbox.namespace)
+    release = discovery.release
+    assert release is not None
+    assert release.source == "labels"
+    rbac = next(p for p in discovery.problems if p.code == "rbac-missing")
+    assert rbac.summary.startswith("cannot list secrets in namespace langsmith")
+    assert 'resources: ["secrets"]' in rbac.remedy
+    assert 'verbs: ["list"]' in rbac.remedy
+    backend = release.component("backend")
+    assert backend is not None
+    assert backend.pods
