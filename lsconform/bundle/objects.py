@@ -29,7 +29,7 @@ def is_helm_storage(item: Mapping[str, Any]) -> bool:
 
 
 def looks_like_collector_config(configmap: Mapping[str, Any]) -> bool:
-    """Tell whether a ConfigMap holds a log or telemetry collector configuration."""
+    """Tell whether a ConfigMap contains a log or telemetry collector configuration."""
     for value in (configmap.get("data") or {}).values():
         if isinstance(value, str) and (
             ("receivers:" in value and "exporters:" in value)  # OpenTelemetry Collector
