@@ -66,7 +66,8 @@ class Received:
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[str, int, Received]]:
-    """An OTLP/HTTP receiver that accepts protobuf posts on any path."""
+    """An OTLP/HTTP receiver that records protobuf posts on any path, and answers 404 except
+    on /v1/traces, as the collector does."""
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):
@@ -79,7 +80,7 @@ def http_receiver() -> Iterator[tuple[str, int, Received]]:
             request.ParseFromString(body)
             received.add(self.path, request)
             reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-            self.send_response(200)
+            self.send_response(200 if self.path == "/v1/traces" else 404)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
@@ -116,7 +117,7 @@ def grpc_receiver() -> Iterator[tuple[str, int, Received]]:
     try:
         yield ip, port, received
     finally:
-        server.stop(grace=0.2).wait(2)
+        server.stop(grace=0.2).wait(10)
         executor.shutdown(wait=True)
 
 
@@ -165,11 +166,19 @@ def test_http_export_keeps_configured_path(
         "OTEL_EXPORTER": "http",
     }
     plan = _backend(tmp_path, env)
+    current = log_files(plan) / "0.log"
     with start_pods([plan], tmp_path, frozenset()):
         get(plan["ip"], 1984, "/health")
         assert received.wait_for(lambda r: bool(r.requests))
+        deadline = time.monotonic() + SPAN_WAIT_S
+        while time.monotonic() < deadline and "failed to export" not in current.read_text():
+            time.sleep(0.1)
     # Without /v1/traces in the endpoint the exporter posts to "/", as the real one does.
     assert {path for path, _request in received.requests} == {"/"}
+    # The pod's log line carries the exporter's own reason.
+    failures = [line for line in current.read_text().splitlines() if "failed to export" in line]
+    assert failures
+    assert "404" in failures[0]
 
 
 def test_grpc_export_through_dns(tmp_path: Path, grpc_receiver: tuple[str, int, Received]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,8 +133,45 @@ def resolve_target(env: Mapping[str, str], dns: Mapping[str, Any]) -> ExportTarg
     return ExportTarget(exporter, endpoint, scheme != "https", configured)
 
 
+# The most characters of an exporter's own error message that go into a pod's log line.
+MAX_REASON_CHARS = 300
+
+
+class _ExportErrors(logging.Handler):
+    """Collect the OTLP exporters' log messages per export thread.
+
+    Each pod's BatchSpanProcessor exports from a thread of its own, so the messages an exporter
+    logs during one `export()` call belong to the pod whose exporter runs in that thread.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        messages = getattr(self.local, "messages", None)
+        if messages is not None:
+            messages.append(record.getMessage())
+
+    def start(self) -> None:
+        self.local.messages = []
+
+    def collect(self) -> list[str]:
+        messages: list[str] = getattr(self.local, "messages", None) or []
+        self.local.messages = None
+        return messages
+
+
+_export_errors = _ExportErrors()
+logging.getLogger("opentelemetry.exporter").addHandler(_export_errors)
+
+
 class ReportingExporter(SpanExporter):
-    """Wrap an exporter and report each failed export through a callback (the pod's log)."""
+    """Wrap an exporter and report each failed export through a callback (the pod's log).
+
+    The report carries the exporter's own reason (an HTTP status, a TLS or connection error)
+    when it logged one during the export.
+    """
 
     def __init__(self, inner: SpanExporter, report: Callable[[str], None], endpoint: str) -> None:
         self.inner = inner
@@ -143,17 +181,23 @@ class ReportingExporter(SpanExporter):
         self.failed = 0
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        _export_errors.start()
         try:
             result = self.inner.export(spans)
         except Exception as error:  # an exporter bug must not kill the pod's export thread
-            self.report(f"failed to export {len(spans)} spans to {self.endpoint}: {error}")
+            _export_errors.collect()
             self.failed += len(spans)
+            self.report(f"failed to export {len(spans)} spans to {self.endpoint}: {error}")
             return SpanExportResult.FAILURE
+        reasons = _export_errors.collect()
         if result is SpanExportResult.SUCCESS:
             self.exported += len(spans)
-        else:
-            self.failed += len(spans)
-            self.report(f"failed to export {len(spans)} spans to {self.endpoint}")
+            return result
+        self.failed += len(spans)
+        message = f"failed to export {len(spans)} spans to {self.endpoint}"
+        if reasons:
+            message += ": " + reasons[-1][:MAX_REASON_CHARS]
+        self.report(message)
         return result
 
     def shutdown(self) -> None:
