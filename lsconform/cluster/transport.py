@@ -131,18 +131,29 @@ class ApiProxyTransport:
         """Send the request through the API server (see `Transport.request`)."""
         api, query = proxy_path(target, path)
         sent_headers = {"Accept": "*/*", **(headers or {})}
-        response = self.client.request(
-            method,
-            api,
-            params=query,
-            headers=sent_headers,
-            body=body,
-            timeout=timeout,
-            max_bytes=max_bytes,
-            raise_for_status=False,
-            allow_truncated=True,
-            retry=NO_RETRY,
-        )
+        try:
+            response = self.client.request(
+                method,
+                api,
+                params=query,
+                headers=sent_headers,
+                body=body,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                raise_for_status=False,
+                allow_truncated=True,
+                retry=NO_RETRY,
+            )
+        except RequestTimeout as error:
+            # The API server forwards bytes as they come, so a timeout here is almost always
+            # the target being slow, not the API server.
+            raise RequestTimeout(
+                f"no complete response to {method} {path} from {target} within {timeout} s "
+                "(through the API server proxy)",
+                evidence=error.evidence,
+                fix="the endpoint is slow or stalled; check the target's load, or raise "
+                "--probe-timeout",
+            ) from error
         raise_for_proxy_error(response, target, method, api)
         return response
 

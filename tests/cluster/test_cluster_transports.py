@@ -192,7 +192,11 @@ def test_proxy_trickle_ends_at_timeout(api: FakeApi, client: ClusterClient) -> N
 
     api.route(f"{PROXY}/metrics", slow)
     started = time.monotonic()
-    with pytest.raises(RequestTimeout):
+    with pytest.raises(
+        RequestTimeout,
+        match=r"no complete response to GET /metrics from "
+        r"service/ls/ls-backend:backend within 1\.5 s",
+    ):
         ApiProxyTransport(client).request(SERVICE, "/metrics", timeout=1.5, max_bytes=CAP)
     # Generous bound: the request must end near its timeout, not after the 60 s trickle.
     assert time.monotonic() - started < 6
