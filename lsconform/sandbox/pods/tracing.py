@@ -133,7 +133,7 @@ def resolve_target(env: Mapping[str, str], dns: Mapping[str, Any]) -> ExportTarg
     return ExportTarget(exporter, endpoint, scheme != "https", configured)
 
 
-# The most characters of an exporter's own error message that go into a pod's log line.
+# The most characters of each exporter message that go into a pod's log line.
 MAX_REASON_CHARS = 300
 
 
@@ -196,7 +196,11 @@ class ReportingExporter(SpanExporter):
         self.failed += len(spans)
         message = f"failed to export {len(spans)} spans to {self.endpoint}"
         if reasons:
-            message += ": " + reasons[-1][:MAX_REASON_CHARS]
+            # The first message names the cause (a TLS or connection error, an HTTP status); a
+            # later one, after retries, only says that the exporter gave up.
+            message += ": " + reasons[0][:MAX_REASON_CHARS]
+        if len(reasons) > 1:
+            message += f" ({reasons[-1][:MAX_REASON_CHARS]})"
         self.report(message)
         return result
 
