@@ -26,6 +26,7 @@ from lsconform.cluster.errors import (
     Unauthorized,
     Unreachable,
 )
+from lsconform.settings import Settings
 
 
 def pod(name: str, namespace: str = "ls", **labels: str) -> dict[str, object]:
@@ -362,3 +363,11 @@ def test_failing_exec_plugin_is_config_error(server: FakeServer, tmp_path: Path)
         ClusterClient.from_kubeconfig(path)
     assert "user=tester" in str(info.value)
     assert "run the plugin's command by hand" in str(info.value)
+
+
+def test_from_settings_uses_kubeconfig_and_context(kubeconfig: Path) -> None:
+    settings = Settings(namespace="ls", kubeconfig=kubeconfig, context="other", concurrency=32)
+    with ClusterClient.from_settings(settings) as client:
+        assert client.context == "other"
+        assert client.source == str(kubeconfig)
+        assert client.configuration.connection_pool_maxsize == 32
