@@ -66,8 +66,10 @@ class Received:
 
 @pytest.fixture
 def http_receiver() -> Iterator[tuple[str, int, Received]]:
-    """An OTLP/HTTP receiver that records protobuf posts on any path, and answers 404 except
-    on /v1/traces, as the collector does."""
+    """An OTLP/HTTP receiver that records protobuf posts on any path.
+
+    It returns 404 for any path but /v1/traces, as the collector does.
+    """
     received = Received()
 
     class Handler(BaseHTTPRequestHandler):

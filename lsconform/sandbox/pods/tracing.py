@@ -2,10 +2,10 @@
 
 A pod whose env has `OTEL_TRACING_ENABLED="true"` gets its own `TracerProvider` (never the global
 one) that exports one span per request to `OTLP_ENDPOINT`. `OTEL_EXPORTER` picks OTLP/HTTP
-(protobuf) or OTLP/gRPC. The endpoint keeps its configured scheme, path and port semantics: only
-an in-cluster host name is swapped for the address of a pod behind that Service (from
-`workdir/dns.json`), and the Service port for its target port, so that a wrong port, a missing
-`/v1/traces` or a TLS mismatch fails here as it fails in a cluster.
+(protobuf) or OTLP/gRPC. Only an in-cluster host name is swapped for the address of a pod behind
+that Service (from `workdir/dns.json`), and the Service port for its target port. Path and port
+keep their configured meaning, so a wrong port or a missing `/v1/traces` fails here as it fails
+in a cluster.
 
 How LangSmith's own services read these settings is application code that the chart does not show.
 This module assumes that with `OTEL_USE_TLS="true"` the services attempt TLS even against an
@@ -42,7 +42,7 @@ EXPORT_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class ExportTarget:
-    """Where and how a pod exports spans, after the in-cluster name was translated."""
+    """A pod's export settings: exporter, translated endpoint, TLS, and why export is off."""
 
     exporter: str
     endpoint: str
@@ -133,7 +133,7 @@ def resolve_target(env: Mapping[str, str], dns: Mapping[str, Any]) -> ExportTarg
     return ExportTarget(exporter, endpoint, scheme != "https", configured)
 
 
-# The most characters of each exporter message that go into a pod's log line.
+# Maximum characters of each exporter message copied into a pod's log line.
 MAX_REASON_CHARS = 300
 
 
@@ -196,8 +196,8 @@ class ReportingExporter(SpanExporter):
         self.failed += len(spans)
         message = f"failed to export {len(spans)} spans to {self.endpoint}"
         if reasons:
-            # The first message names the cause (a TLS or connection error, an HTTP status); a
-            # later one, after retries, only says that the exporter gave up.
+            # The first message names the cause (a TLS or connection error, an HTTP status). A
+            # later one, after retries, only reports that the exporter gave up.
             message += ": " + reasons[0][:MAX_REASON_CHARS]
         if len(reasons) > 1:
             message += f" ({reasons[-1][:MAX_REASON_CHARS]})"
