@@ -335,3 +335,9 @@ def test_daemon_sets_run_one_pod_per_node(build_state: BuildState) -> None:
         assert daemon_set["status"]["desiredNumberScheduled"] == 2
     roles = {p["role"] for p in build_state().state.plans if p["namespace"] == "logging"}
     assert roles == {"log-collector"}
+
+
+def test_state_implements_the_store_protocol(build_state: BuildState) -> None:
+    from lsconform.sandbox.apiserver.store import Store
+
+    assert isinstance(build_state().state, Store)
