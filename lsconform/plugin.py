@@ -195,6 +195,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "regression",
     )
     group.addoption(
+        "--support-bundle",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="after the checks, write a redacted support bundle (to PATH, a file or folder; "
+        "default ./lsconform-bundle-<namespace>-<time>.tar.gz)",
+    )
+    group.addoption(
+        "--bundle-format",
+        choices=("tar.gz", "zip"),
+        default="tar.gz",
+        help="archive format of --support-bundle (default tar.gz)",
+    )
+    group.addoption(
+        "--no-redact",
+        action="store_true",
+        default=False,
+        help="write the support bundle without redaction (it then holds secrets; a warning is "
+        "put in the bundle and printed)",
+    )
+    group.addoption(
         "--log-collector-config",
         action="append",
         default=[],
@@ -323,6 +345,7 @@ class LsconformSession:
         self.progress: Any = None
         self.regressions: list[Any] = []
         self.document: dict[str, Any] | None = None
+        self.bundle_message: str | None = None
         self.results: list[CheckResult] = []
         self.started = time.monotonic()
         self.finished: float | None = None
@@ -422,6 +445,35 @@ class LsconformSession:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+    def write_support_bundle(self, session: pytest.Session) -> None:
+        """Write the bundle the user asked for with --support-bundle; a leak fails the run."""
+        from lsconform.bundle.writer import BundleLeakError, write_bundle
+
+        option = self.config.option
+        report_dir = self.settings.report_dir
+        html = report_dir / "report.html" if report_dir is not None else None
+        try:
+            summary = write_bundle(
+                self.client(),
+                self.release if self.release is not None else self.settings.namespace,
+                option.support_bundle or None,
+                results=self.results,
+                report_json=json.dumps(self.document, indent=2),
+                report_html=html if html is not None and html.is_file() else None,
+                redact=not option.no_redact,
+                fmt=option.bundle_format,
+            )
+        except BundleLeakError as error:
+            self.bundle_message = f"SUPPORT BUNDLE NOT WRITTEN: {error}"
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        lines = [
+            f"Support bundle: {summary.path} ({summary.files} files, {summary.size} bytes, "
+            f"{summary.errors} collection errors, redaction {'on' if summary.redacted else 'OFF'})"
+        ]
+        lines.extend(f"  warning: {warning}" for warning in summary.warnings)
+        self.bundle_message = "\n".join(lines)
 
     def discover(self) -> None:
         from lsconform.assess.release import discover_release
@@ -759,6 +811,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state.document = document
     if state.settings.report_dir is not None:
         write_report_files(state.settings.report_dir, document)
+    if session.config.option.support_bundle is not None:
+        state.write_support_bundle(session)
 
 
 def write_report_files(report_dir: Path, document: dict[str, Any]) -> None:
@@ -790,6 +844,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.write(text)
     if state.settings.baseline is not None:
         terminalreporter.write_line(render_regressions(state.regressions, state.settings))
+    if state.bundle_message:
+        terminalreporter.write_line(state.bundle_message)
 
 
 def render_regressions(regressions: list[Any], settings: Settings) -> str:
