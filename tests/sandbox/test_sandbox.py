@@ -382,3 +382,15 @@ def test_own_workdir_is_deleted_on_exit() -> None:
         workdir = sandbox.workdir
         assert (workdir / "kubeconfig").is_file()
     assert not workdir.exists()
+
+
+@pytest.mark.parametrize(
+    ("profile", "namespace", "release"),
+    [("fullname-override", "ls-prod", "prod-ls"), ("control-plane", "langsmith", "langsmith")],
+)
+def test_profile_starts_ready(profile: str, namespace: str, release: str) -> None:
+    with Sandbox(profile=profile) as sandbox:
+        assert sandbox.namespace == namespace
+        assert sandbox.release == release
+        not_ready = [p["name"] for p in sandbox.ready["pods"] if not p["ready"]]
+        assert not_ready == []
