@@ -164,6 +164,10 @@ class PostgresInstance:
         self.data = self.base / "pgdata"
         shutil.copytree(template, self.data, symlinks=True)
         os.chmod(self.data, 0o700)
+        # initdb trusts 127.0.0.1 only; clients of the pod addresses may connect from any
+        # loopback address.
+        with (self.data / "pg_hba.conf").open("a", encoding="utf-8") as hba:
+            hba.write("host all all 127.0.0.0/8 trust\n")
         if self.user is not None:
             _chown_tree(self.base, self.user)
         link = run_dir / "pgdata"
