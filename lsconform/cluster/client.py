@@ -669,6 +669,10 @@ class ClusterClient:
                 url,
                 body=body,
                 headers=all_headers,
+                # NOTE: until the status line and headers are in, `timeout` bounds each read,
+                # not their sum, so headers trickled by the API server itself could take longer.
+                # Proxied endpoints cannot do that: the API server relays a pod's response only
+                # once the pod sent all its headers. The body is read under the deadline below.
                 timeout=urllib3.Timeout(connect=timeout, read=timeout),
                 preload_content=False,
                 retries=False,
