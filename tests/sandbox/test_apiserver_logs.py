@@ -23,6 +23,7 @@ from lsconform.sandbox.apiserver.logs import (
     format_timestamp,
     parse_cri_line,
     parse_timestamp,
+    read_last_lines,
     read_log_lines,
     render_lines,
 )
@@ -45,11 +46,12 @@ def read_log(cluster: Cluster, pod: str = "backend-0", **options: object) -> byt
 
 def test_cri_line_parts() -> None:
     assert parse_cri_line(b"2026-12-04T20:00:00.5Z stderr P half") == (
-        1796414400500000000,
+        "2026-12-04T20:00:00.5Z",
         True,
         b"half",
     )
-    assert parse_cri_line(b"2026-12-04T20:00:00Z stdout F ") == (1796414400000000000, False, b"")
+    assert parse_cri_line(b"2026-12-04T20:00:00Z stdout F ") == ("2026-12-04T20:00:00Z", False, b"")
+    assert parse_cri_line(b"2026-12-04 stdout F x") is None
     assert parse_cri_line(b"not a cri line") is None
     assert parse_cri_line(b"2026-12-04T20:00:00Z console F x") is None
 
@@ -67,6 +69,18 @@ def test_partial_lines_are_joined() -> None:
     lines = list(read_log_lines(CURRENT_LOG))
     assert [line.message for line in lines][1] == b"partial one partial two\n"
     assert len(lines) == 4
+
+
+def test_last_lines_read_from_file_end(tmp_path: Path) -> None:
+    log = tmp_path / "0.log"
+    pieces = [b"2026-12-04T20:00:00Z stdout F line %d\n" % index for index in range(5000)]
+    pieces.insert(4998, b"2026-12-04T20:00:00Z stdout P joined \n")
+    log.write_bytes(b"".join(pieces))
+    data, end = read_last_lines(log, 3, block_bytes=64)
+    assert end == log.stat().st_size
+    assert len(data) < 1000
+    rendered = render_lines(read_log_lines(data), LogOptions(tail_lines=3))
+    assert rendered == b"line 4997\njoined line 4998\nline 4999\n"
 
 
 def test_tail_zero_renders_nothing() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -28,14 +29,32 @@ FOLLOW_POLL_SECONDS = 0.1
 FOLLOW_MAX_SECONDS = 600.0
 
 
-@dataclass(frozen=True)
 class LogLine:
-    timestamp: str
-    """The time as the kubelet prints it (RFC3339Nano, trailing zeros of the fraction trimmed)."""
-    nanos: int
-    """The same time in nanoseconds since the Unix epoch."""
-    message: bytes
-    """The message with its line end (a partial line at the end of the file has none)."""
+    """One logical log line. Its time is parsed only when a filter or `timestamps` needs it,
+    because parsing dominates the cost of reading a large file."""
+
+    __slots__ = ("_nanos", "message", "raw_time")
+
+    def __init__(self, raw_time: str, message: bytes) -> None:
+        self.raw_time = raw_time
+        self.message = message
+        """The message with its line end (a partial line at the end of the file has none)."""
+        self._nanos: int | None = None
+
+    @property
+    def nanos(self) -> int:
+        """The time in nanoseconds since the Unix epoch."""
+        if self._nanos is None:
+            self._nanos = parse_timestamp(self.raw_time)
+        return self._nanos
+
+    @property
+    def timestamp(self) -> str:
+        """The time as the kubelet prints it (RFC3339Nano, trailing zeros of the fraction cut)."""
+        return format_timestamp(self.nanos)
+
+    def __repr__(self) -> str:
+        return f"LogLine({self.raw_time!r}, {self.message!r})"
 
 
 @dataclass(frozen=True)
@@ -117,20 +136,19 @@ def format_timestamp(nanos: int) -> str:
     return f"{moment}.{digits}Z" if digits else f"{moment}Z"
 
 
-def parse_cri_line(raw: bytes) -> tuple[int, bool, bytes] | None:
-    """Split one CRI line into (time in nanoseconds, partial?, message); None if malformed."""
+_CRI_TIME = re.compile(rb"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def parse_cri_line(raw: bytes) -> tuple[str, bool, bytes] | None:
+    """Split one CRI line into (RFC3339 time, partial?, message); None if malformed."""
     fields = raw.split(b" ", 3)
-    if len(fields) < 3:
-        return None
-    try:
-        nanos = parse_timestamp(fields[0].decode("ascii"))
-    except (ValueError, UnicodeDecodeError):
+    if len(fields) < 3 or not _CRI_TIME.match(fields[0]):
         return None
     if fields[1] not in (b"stdout", b"stderr"):
         return None
     partial = b"P" in fields[2].split(b":")
     message = fields[3] if len(fields) > 3 else b""
-    return nanos, partial, message
+    return fields[0].decode("ascii"), partial, message
 
 
 def read_log_lines(data: bytes) -> Iterator[LogLine]:
@@ -139,22 +157,22 @@ def read_log_lines(data: bytes) -> Iterator[LogLine]:
     A joined line carries the time of its first piece.
     """
     pending: list[bytes] = []
-    pending_nanos = 0
+    pending_time = ""
     for raw in data.split(b"\n"):
         if not raw:
             continue
         parsed = parse_cri_line(raw)
         if parsed is None:
             continue
-        nanos, partial, message = parsed
+        raw_time, partial, message = parsed
         if not pending:
-            pending_nanos = nanos
+            pending_time = raw_time
         pending.append(message)
         if not partial:
-            yield LogLine(format_timestamp(pending_nanos), pending_nanos, b"".join(pending) + b"\n")
+            yield LogLine(pending_time, b"".join(pending) + b"\n")
             pending = []
     if pending:
-        yield LogLine(format_timestamp(pending_nanos), pending_nanos, b"".join(pending))
+        yield LogLine(pending_time, b"".join(pending))
 
 
 def read_file_tail(path: Path, max_bytes: int = MAX_LOG_READ_BYTES) -> tuple[bytes, int]:
@@ -173,6 +191,40 @@ def read_file_tail(path: Path, max_bytes: int = MAX_LOG_READ_BYTES) -> tuple[byt
         return chunk, end
     cut = chunk.find(b"\n")
     return (chunk[cut + 1 :] if cut >= 0 else b""), end
+
+
+def read_last_lines(path: Path, lines: int, block_bytes: int = 256 * 1024) -> tuple[bytes, int]:
+    """Read from the end of a CRI file until it contains more than `lines` full (`F`) lines.
+
+    The extra full line guarantees that the last `lines` logical lines start inside what is
+    returned, even when partial pieces are joined. Returns the content, starting at a line
+    boundary, and the file offset where it ends. Reads at most MAX_LOG_READ_BYTES.
+    """
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        end = handle.tell()
+        start = end
+        data = b""
+        while start > 0 and end - start < MAX_LOG_READ_BYTES:
+            start = max(0, start - block_bytes)
+            handle.seek(start)
+            data = handle.read(end - start)
+            if _full_line_count(data) > lines:
+                break
+    if start > 0:
+        cut = data.find(b"\n")
+        data = data[cut + 1 :] if cut >= 0 else b""
+    return data, end
+
+
+def _full_line_count(data: bytes) -> int:
+    """Count the lines tagged full (`F`), less one for a first line that may be cut."""
+    count = 0
+    for raw in data.split(b"\n"):
+        fields = raw.split(b" ", 3)
+        if len(fields) >= 3 and b"P" not in fields[2].split(b":"):
+            count += 1
+    return count - 1
 
 
 def render_lines(lines: Iterator[LogLine] | list[LogLine], options: LogOptions) -> bytes:

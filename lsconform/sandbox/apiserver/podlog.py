@@ -12,6 +12,7 @@ from lsconform.sandbox.apiserver.logs import (
     follow_file,
     parse_log_options,
     read_file_tail,
+    read_last_lines,
     read_log_lines,
     render_lines,
 )
@@ -79,7 +80,10 @@ async def handle_pod_log(
             )
         return web.Response(body=b"", content_type=LOG_CONTENT_TYPE)
 
-    data, end = read_file_tail(path)
+    if options.tail_lines is not None:
+        data, end = read_last_lines(path, options.tail_lines)
+    else:
+        data, end = read_file_tail(path)
     if options.follow:
         # Only whole lines now; the follow loop picks up a partial last line once it ends.
         complete = data.rpartition(b"\n")
