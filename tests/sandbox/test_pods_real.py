@@ -382,3 +382,13 @@ def test_children_die_with_the_parent(tmp_path: Path) -> None:
     assert _group_members(pids) == []
     for plan, port in zip(plans, (8080, 5432, 6379, 1984), strict=True):
         assert refuses(plan["ip"], port)
+
+
+def test_nginx_in_workdir_with_space(tmp_path: Path) -> None:
+    need("nginx")
+    workdir = tmp_path / "work dir"
+    plan = make_plan(workdir, "langsmith-frontend-1-space", "frontend", "frontend",
+                     [("frontend", 8080)])  # fmt: skip
+    with start_pods([plan], workdir, frozenset()):
+        assert get(plan["ip"], 8080, "/health")[0] == 200
+        assert get(plan["ip"], 8080, "/anything")[0] == 200

@@ -45,7 +45,7 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
     tmp = run_dir / "tmp"
     allow = "".join(f"            allow {client};\n" for client in NGINX_STATUS_ALLOWED_CLIENTS)
     spa = (
-        f"        location / {{\n            root {html};\n"
+        f"        location / {{\n            root \"{html}\";\n"
         "            index index.html index.htm;\n"
         + ("            try_files $uri $uri/ /index.html;\n" if status_location else "")
         + "        }\n"
@@ -61,17 +61,17 @@ def render_config(run_dir: Path, ip: str, port: int, *, status_location: bool) -
     # keeps the sandbox's user, which can read the workdir (workers would switch to `nobody`).
     return (
         "daemon off;\nmaster_process off;\n"
-        f"pid {run_dir / 'nginx.pid'};\nerror_log stderr notice;\n\n"
+        f"pid \"{run_dir / 'nginx.pid'}\";\nerror_log stderr notice;\n\n"
         "events {\n    worker_connections 256;\n}\n\n"
         "http {\n"
         "    types {\n        text/html html htm;\n        text/css css;\n"
         "        application/javascript js;\n        application/json json;\n    }\n"
         "    default_type application/octet-stream;\n"
-        f"    client_body_temp_path {tmp / 'client_body'};\n"
-        f"    proxy_temp_path {tmp / 'proxy'};\n"
-        f"    fastcgi_temp_path {tmp / 'fastcgi'};\n"
-        f"    uwsgi_temp_path {tmp / 'uwsgi'};\n"
-        f"    scgi_temp_path {tmp / 'scgi'};\n"
+        f"    client_body_temp_path \"{tmp / 'client_body'}\";\n"
+        f"    proxy_temp_path \"{tmp / 'proxy'}\";\n"
+        f"    fastcgi_temp_path \"{tmp / 'fastcgi'}\";\n"
+        f"    uwsgi_temp_path \"{tmp / 'uwsgi'}\";\n"
+        f"    scgi_temp_path \"{tmp / 'scgi'}\";\n"
         f"    log_format cache_log_json escape=json {ACCESS_LOG_FORMAT};\n\n"
         "    server {\n"
         f"        listen {ip}:{port};\n"
