@@ -317,6 +317,8 @@ class Sandbox:
             raise SandboxStartError(f"the API server could not start: {error}") from error
         self.stack.callback(server.stop)
         built.state.put(_apiserver_endpoints(settings.host, server.port))
+        if server.certificate is not None:
+            built.builder.publish_root_ca(server.certificate.cert_pem().decode())
         return server
 
     def _ready_document(

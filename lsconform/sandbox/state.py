@@ -374,6 +374,19 @@ class StateBuilder:
                 "metadata": {"name": "default", "namespace": namespace},
             }
         )
+        # The root CA bundle every namespace gets from the kube-controller-manager.
+        self.put(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "kube-root-ca.crt",
+                    "namespace": namespace,
+                },
+                # The orchestrator fills in the API server's certificate once it exists.
+                "data": {"ca.crt": ""},
+            }
+        )
 
     def _node(self, name: str, index: int) -> JsonObject:
         booted = rfc3339(self.now - timedelta(days=30))
@@ -457,6 +470,7 @@ class StateBuilder:
             self.add_namespace(metadata["namespace"])
         if obj["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
             metadata.setdefault("generation", 1)
+        _apply_defaults(obj)
         if obj["kind"] == "Service":
             self._allocate_service(obj)
         key = (metadata.get("namespace", ""), metadata["name"])
@@ -1021,6 +1035,14 @@ class StateBuilder:
             self.state.put(event)
         self.state.plans = self.plans
 
+    def publish_root_ca(self, certificate_pem: str) -> None:
+        """Put the API server's certificate into every namespace's `kube-root-ca.crt`."""
+        for namespace in sorted(self._namespaces):
+            config_map = self.state.get("configmaps", "", namespace, "kube-root-ca.crt")
+            if config_map is not None:
+                config_map["data"] = {"ca.crt": certificate_pem}
+                self.state.put(config_map)
+
     def refresh_controllers(self) -> None:
         """Recompute workload statuses, Endpoints and EndpointSlices from the pods in the store,
         as the controllers do after a pod is deleted."""
@@ -1211,6 +1233,32 @@ def _container_plan(
         "env": env,
         "log_dir": str(pod_log_dir / container["name"]),
     }
+
+
+def _apply_defaults(obj: JsonObject) -> None:
+    """Fill in the defaults the API server adds to a created object of the common kinds."""
+    kind = obj["kind"]
+    spec = obj.get("spec")
+    if kind == "Secret":
+        obj.setdefault("type", "Opaque")
+    elif kind == "Service":
+        obj.setdefault("status", {"loadBalancer": {}})
+    elif kind == "Deployment" and isinstance(spec, dict):
+        spec.setdefault(
+            "strategy",
+            {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
+        )
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+    elif kind == "StatefulSet" and isinstance(spec, dict):
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        spec.setdefault(
+            "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+        )
+        spec.setdefault("revisionHistoryLimit", 10)
 
 
 def _daemon_set_status(daemon_set: JsonObject, scheduled: int, ready: int) -> JsonObject:

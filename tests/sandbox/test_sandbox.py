@@ -394,3 +394,14 @@ def test_profile_starts_ready(profile: str, namespace: str, release: str) -> Non
         assert sandbox.release == release
         not_ready = [p["name"] for p in sandbox.ready["pods"] if not p["ready"]]
         assert not_ready == []
+
+
+def test_root_ca_is_published(default_sandbox: Sandbox) -> None:
+    core = kube_client(default_sandbox)
+    try:
+        config_map = core.read_namespaced_config_map(
+            "kube-root-ca.crt", "langsmith", _request_timeout=10
+        )
+    finally:
+        core.api_client.close()
+    assert config_map.data["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
