@@ -22,7 +22,7 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 demo: venv system-deps
-	$(BIN)/pytest --sandbox --report-dir $(REPORT_DIR) -p no:randomly -q
+	$(BIN)/pytest --sandbox --report-dir=$(REPORT_DIR) -q
 
 lint: venv
 	$(BIN)/ruff check lsconform checks tests bench
