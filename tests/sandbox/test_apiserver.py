@@ -323,3 +323,18 @@ def test_token_not_in_repr(shared_cluster: Cluster) -> None:
     token = shared_cluster.server.settings.token
     assert token not in repr(shared_cluster.server.settings)
     assert token not in repr(shared_cluster.server)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "many"},
+        {"continue": "not-a-token"},
+        {"watch": "1", "timeoutSeconds": "soon"},
+        {"watch": "1", "resourceVersion": "latest"},
+    ],
+)
+def test_invalid_list_parameters_are_400(shared_cluster: Cluster, params: dict[str, str]) -> None:
+    response = shared_cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods", params=params)
+    assert response.status_code == 400
+    assert response.json()["reason"] == "BadRequest"
