@@ -12,6 +12,8 @@ fix, except the one marked "skipped":
 - an object of a kind the sandbox does not serve: skipped, logged and listed in `skipped`;
 - a workload without container ports is kept (the chart's own operator declares none); its pods
   simply serve nothing.
+Objects that pass these checks but miss a field their kind needs fail later, when the state
+builder lays them out; the orchestrator turns that failure into a `ManifestError` too.
 """
 
 from __future__ import annotations

@@ -192,6 +192,18 @@ def build(options: Options, workdir: Path) -> Built:
             _store_roles(builder, rbac_yaml)
         builder.state.rbac_role_yaml = rbac_yaml
         state = builder.finish()
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        builder.close()
+        if manifests is None or isinstance(error, ManifestError):
+            raise
+        # A rendered object passed the manifest checks but misses a field its kind needs
+        # (a container without a name, replicas that are not a number, ...).
+        logger.debug("laying out %s failed", options.manifests, exc_info=True)
+        raise ManifestError(
+            f"cannot lay out the objects of {options.manifests}: {type(error).__name__}: "
+            f"{error}; check that every object is valid for its kind, for example with "
+            "`kubectl apply --dry-run=server -f`"
+        ) from error
     except BaseException:
         builder.close()
         raise

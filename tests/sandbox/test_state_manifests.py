@@ -194,3 +194,27 @@ def test_unknown_fault_exits_with_usage_status(tmp_path: Path) -> None:
     )
     assert status == EXIT_USAGE
     assert "unknown fault 'no-such-fault'; known faults:" in err.getvalue()
+
+
+def test_invalid_workload_fields_exit_with_usage_status(tmp_path: Path) -> None:
+    broken = MINIMAL_DEPLOYMENT.replace("replicas: 2", "replicas: two")
+    err = io.StringIO()
+    status = run(
+        Options(manifests=write(tmp_path, broken), workdir=tmp_path / "wd"),
+        out=io.StringIO(),
+        err=err,
+    )
+    assert status == EXIT_USAGE
+    assert "cannot lay out the objects of" in err.getvalue()
+    assert "invalid literal for int()" in err.getvalue()
+    nameless = MINIMAL_DEPLOYMENT.replace(
+        "        - name: worker\n          image", "        - image"
+    )
+    err = io.StringIO()
+    status = run(
+        Options(manifests=write(tmp_path, nameless, "nameless.yaml"), workdir=tmp_path / "wd2"),
+        out=io.StringIO(),
+        err=err,
+    )
+    assert status == EXIT_USAGE
+    assert "KeyError: 'name'" in err.getvalue()
