@@ -16,7 +16,6 @@ that made the change, so a subscriber running an event loop must hand the event 
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import threading
@@ -24,9 +23,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, cast, runtime_checkable
 
 JsonObject = dict[str, Any]
+JsonValue = TypeVar("JsonValue")
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 READ_VERBS = ("get", "list", "watch")
@@ -291,7 +291,7 @@ class MemoryStore:
         `metadata.creationTimestamp`. Returns the stored copy.
         """
         resource = self.type_of(obj)
-        stored = copy.deepcopy(obj)
+        stored = copy_json(obj)
         metadata = stored.setdefault("metadata", {})
         if not resource.namespaced:
             metadata.pop("namespace", None)
@@ -307,7 +307,7 @@ class MemoryStore:
             metadata["resourceVersion"] = str(self._version)
             bucket[key] = stored
             self._emit(event_type, resource, stored)
-        return copy.deepcopy(stored)
+        return copy_json(stored)
 
     def put_all(self, objects: Iterable[JsonObject]) -> None:
         for obj in objects:
@@ -329,7 +329,7 @@ class MemoryStore:
         with self._lock:
             bucket = self._objects.get(_selector_key(group, plural), {})
             items = [
-                copy.deepcopy(obj)
+                copy_json(obj)
                 for (obj_namespace, _), obj in bucket.items()
                 if namespace is None or obj_namespace == namespace
             ]
@@ -340,7 +340,7 @@ class MemoryStore:
     def get(self, plural: str, group: str, namespace: str | None, name: str) -> JsonObject | None:
         with self._lock:
             obj = self._objects.get(_selector_key(group, plural), {}).get((namespace or "", name))
-            return copy.deepcopy(obj) if obj is not None else None
+            return copy_json(obj) if obj is not None else None
 
     def delete(
         self, plural: str, group: str, namespace: str | None, name: str
@@ -356,7 +356,7 @@ class MemoryStore:
             self._version += 1
             obj["metadata"]["resourceVersion"] = str(self._version)
             self._emit("DELETED", resource, obj)
-            return copy.deepcopy(obj)
+            return copy_json(obj)
 
     def resource_version(self) -> str:
         with self._lock:
@@ -412,10 +412,22 @@ class MemoryStore:
     # Internals.
 
     def _emit(self, event_type: EventType, resource: ResourceType, obj: JsonObject) -> None:
-        event = WatchEvent(event_type, resource, copy.deepcopy(obj), self._version)
+        event = WatchEvent(event_type, resource, copy_json(obj), self._version)
         self._history.append(event)
         for callback in list(self._subscribers):
             callback(event)
+
+
+def copy_json(value: JsonValue) -> JsonValue:
+    """Copy JSON-shaped data (dicts, lists and scalars), several times faster than deepcopy.
+
+    Other mutable values, which Kubernetes objects do not contain, are shared, not copied.
+    """
+    if isinstance(value, dict):
+        return cast(JsonValue, {key: copy_json(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return cast(JsonValue, [copy_json(item) for item in value])
+    return value
 
 
 def restart_log_files(log_dir: Path) -> list[Path]:
