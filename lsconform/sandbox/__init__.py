@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +46,17 @@ class SandboxError(RuntimeError):
 
 
 class Sandbox:
-    """A running sandbox in a child process (see the module docstring)."""
+    """A running sandbox in a child process (see the module docstring).
+
+    `values` is a values file, or a mapping that `start()` writes to `workdir/values.yaml`.
+    """
 
     def __init__(
         self,
         profile: str = "default",
         faults: Iterable[str] = (),
         manifests: Path | str | None = None,
-        values: Path | str | None = None,
+        values: Path | str | Mapping[str, Any] | None = None,
         latency_ms: int = 0,
         error_rate: float = 0.0,
         rbac_role: Path | str | None = None,
@@ -66,7 +69,8 @@ class Sandbox:
         self.profile = profile
         self.faults = tuple(faults)
         self.manifests = Path(manifests) if manifests else None
-        self.values = Path(values) if values else None
+        self._values_mapping = dict(values) if isinstance(values, Mapping) else None
+        self.values = Path(values) if values and not isinstance(values, Mapping) else None
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.rbac_role = Path(rbac_role) if rbac_role else None
@@ -110,6 +114,9 @@ class Sandbox:
         """Start the child and wait until it is ready; raise `SandboxError` if it is not."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ready_path.unlink(missing_ok=True)
+        if self._values_mapping is not None:
+            self.values = self.workdir / "values.yaml"
+            self.values.write_text(yaml.safe_dump(self._values_mapping), encoding="utf-8")
         env = {**os.environ, **self.extra_env}
         with self._stdout_path.open("wb") as stdout, self._stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(

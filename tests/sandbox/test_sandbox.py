@@ -378,9 +378,12 @@ def test_api_options_reach_the_server(tmp_path: Path) -> None:
 
 
 def test_own_workdir_is_deleted_on_exit() -> None:
-    with Sandbox(profile="tracing-off", faults=["collector-absent"]) as sandbox:
+    values = {"backend": {"deployment": {"replicas": 1}}}
+    with Sandbox(profile="tracing-off", faults=["collector-absent"], values=values) as sandbox:
         workdir = sandbox.workdir
         assert (workdir / "kubeconfig").is_file()
+        backend = [p for p in sandbox.ready["pods"] if p["name"].startswith("langsmith-backend-")]
+        assert len(backend) == 1
     assert not workdir.exists()
 
 
