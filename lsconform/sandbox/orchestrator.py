@@ -432,6 +432,11 @@ def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
         except SandboxStartError as error:
             err.write(f"lsconform sandbox: {error}\n")
             return EXIT_START_FAILED
+        except OSError as error:
+            # A port or address already in use, a workdir that cannot be written, ...
+            logger.debug("sandbox start failed", exc_info=True)
+            err.write(f"lsconform sandbox: could not start: {error}\n")
+            return EXIT_START_FAILED
         except Exception as error:
             if type(error).__name__ != "MissingBinaryError":
                 raise

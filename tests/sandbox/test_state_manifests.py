@@ -12,7 +12,7 @@ import yaml
 
 from lsconform.sandbox import helm
 from lsconform.sandbox.manifests import ManifestError, load_manifests, load_values, parse_manifests
-from lsconform.sandbox.orchestrator import EXIT_USAGE, Options, run
+from lsconform.sandbox.orchestrator import EXIT_START_FAILED, EXIT_USAGE, Options, run
 from lsconform.sandbox.state import KNOWN_KINDS
 
 BuildState = Callable[..., Any]
@@ -218,3 +218,12 @@ def test_invalid_workload_fields_exit_with_usage_status(tmp_path: Path) -> None:
     )
     assert status == EXIT_USAGE
     assert "KeyError: 'name'" in err.getvalue()
+
+
+def test_unwritable_workdir_exits_with_start_failure(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    err = io.StringIO()
+    status = run(Options(workdir=blocker / "wd"), out=io.StringIO(), err=err)
+    assert status == EXIT_START_FAILED
+    assert "could not start" in err.getvalue()
