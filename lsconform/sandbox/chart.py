@@ -34,6 +34,7 @@ from lsconform.constants import (
     NGINX_STATUS_PATH,
     Component,
 )
+from lsconform.sandbox import canaries
 
 JsonObject = dict[str, Any]
 
@@ -84,24 +85,6 @@ DEFAULT_VALUES: JsonObject = {
     "polly": {"enabled": True, "encryptionKey": ""},
 }
 
-# Values the sandbox profiles start from: the chart's required values, with placeholders for
-# every credential (the same placeholders as the reference renders of the chart).
-BASE_VALUES: JsonObject = {
-    "config": {
-        "langsmithLicenseKey": "PLACEHOLDER-LICENSE-KEY",
-        "apiKeySalt": "PLACEHOLDER-API-KEY-SALT",
-        "authType": "mixed",
-        "initialOrgAdminEmail": "admin@example.com",
-        "basicAuth": {
-            "enabled": True,
-            "initialOrgAdminPassword": "Placeholder-Passw0rd!",
-            "jwtSecret": "PLACEHOLDER-JWT-SECRET",
-        },
-    },
-    "insights": {"encryptionKey": "PLACEHOLDER-INSIGHTS-FERNET-KEY"},
-    "polly": {"encryptionKey": "PLACEHOLDER-POLLY-FERNET-KEY"},
-}
-
 
 class ChartError(ValueError):
     """Values the chart would refuse to render (its `validate.yaml` rules)."""
@@ -131,6 +114,20 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> JsonObje
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+# Values the sandbox profiles start from: the chart's required values, with a canary (a
+# distinctive fake secret from lsconform.sandbox.canaries) for every credential.
+BASE_VALUES: JsonObject = deep_merge(
+    {
+        "config": {
+            "authType": "mixed",
+            "initialOrgAdminEmail": "admin@example.com",
+            "basicAuth": {"enabled": True},
+        },
+    },
+    canaries.CREDENTIAL_VALUES,
+)
 
 
 def lookup(values: Mapping[str, Any], dotted: str, default: Any = None) -> Any:

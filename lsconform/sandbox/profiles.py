@@ -24,7 +24,7 @@ from lsconform.constants import (
     OTLP_HTTP_TRACES_PATH,
     SCRAPE_PORT_NAME_REGEX,
 )
-from lsconform.sandbox import chart, helm, logcollectors
+from lsconform.sandbox import canaries, chart, helm, logcollectors
 from lsconform.sandbox import faults as fault_rules
 from lsconform.sandbox.chart import Document, deep_merge
 from lsconform.sandbox.manifests import Manifests
@@ -55,6 +55,10 @@ _TRACING_HTTP: JsonObject = {
     }
 }
 
+# What every profile starts from: the chart's required values with canary credentials, plus the
+# secrets a careless user writes into values (see lsconform.sandbox.canaries).
+_BASE = deep_merge(chart.BASE_VALUES, canaries.CARELESS_VALUES)
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -78,7 +82,7 @@ PROFILES: dict[str, Profile] = {
             "in-cluster collector gateway; revision 1 superseded, revision 2 deployed",
             "langsmith",
             "langsmith",
-            deep_merge(chart.BASE_VALUES, _TRACING_HTTP),
+            deep_merge(_BASE, _TRACING_HTTP),
             revisions=2,
         ),
         Profile(
@@ -86,7 +90,7 @@ PROFILES: dict[str, Profile] = {
             "release langsmith with the chart's default tracing (off)",
             "langsmith",
             "langsmith",
-            copy.deepcopy(chart.BASE_VALUES),
+            copy.deepcopy(_BASE),
         ),
         Profile(
             "fullname-override",
@@ -95,7 +99,7 @@ PROFILES: dict[str, Profile] = {
             "prod-ls",
             "ls-prod",
             deep_merge(
-                chart.BASE_VALUES,
+                _BASE,
                 {
                     "nameOverride": "smith",
                     "config": {
@@ -118,20 +122,18 @@ PROFILES: dict[str, Profile] = {
             "langsmith",
             "langsmith",
             deep_merge(
-                chart.BASE_VALUES,
+                _BASE,
                 {
                     "postgres": {
                         "external": {
                             "enabled": True,
-                            "connectionUrl": "PLACEHOLDER_PG_USER:PLACEHOLDER_PG_PASSWORD@"
-                            "postgres.example.internal:5432/langsmith?sslmode=require",
+                            "connectionUrl": canaries.EXTERNAL_POSTGRES_URL,
                         }
                     },
                     "redis": {
                         "external": {
                             "enabled": True,
-                            "connectionUrl": "redis://:PLACEHOLDER_REDIS_PASSWORD@"
-                            "redis.example.internal:6379",
+                            "connectionUrl": canaries.EXTERNAL_REDIS_URL,
                         }
                     },
                     "clickhouse": {
@@ -141,8 +143,8 @@ PROFILES: dict[str, Profile] = {
                             "host": "clickhouse.example.internal",
                             "port": "8123",
                             "nativePort": "9000",
-                            "user": "PLACEHOLDER_CH_USER",
-                            "password": "PLACEHOLDER_CH_PASSWORD",
+                            "user": "langsmith",
+                            "password": canaries.EXTERNAL_CLICKHOUSE_PASSWORD,
                             "database": "default",
                             "tls": False,
                         },
@@ -156,7 +158,7 @@ PROFILES: dict[str, Profile] = {
             "langsmith",
             "langsmith",
             deep_merge(
-                deep_merge(chart.BASE_VALUES, _TRACING_HTTP),
+                deep_merge(_BASE, _TRACING_HTTP),
                 {
                     "config": {
                         "deployment": {"enabled": True},
@@ -173,7 +175,7 @@ PROFILES: dict[str, Profile] = {
             "langsmith",
             "langsmith",
             deep_merge(
-                deep_merge(chart.BASE_VALUES, _TRACING_HTTP),
+                deep_merge(_BASE, _TRACING_HTTP),
                 {
                     "backend": {"deployment": {"replicas": 12}},
                     "platformBackend": {"deployment": {"replicas": 12}},
@@ -761,6 +763,8 @@ def release_specs(
             faults=faults,
             now=now,
         )
+        # The user-created ConfigMap that the careless values read an SMTP password from.
+        main.extra_objects.append(canaries.smtp_config_map(main.namespace))
     specs = [main]
     if "two-releases" in faults:
         specs.append(second_release(main.namespace, faults, now))

@@ -13,7 +13,7 @@ import pytest
 
 from lsconform.constants import CLICKHOUSE_FAMILIES, LANGSMITH_HTTP_FAMILIES
 from lsconform.sandbox.pods import PodGroup, start_pods
-from lsconform.sandbox.pods.canaries import CANARY_VALUES
+from lsconform.sandbox.pods.canaries import CANARY_VALUES, canary_text_lines
 from lsconform.sandbox.pods.crilog import CRI_MAX_LINE_BYTES, cri_lines
 from lsconform.sandbox.pods.exposition import (
     CLICKHOUSE_ASYNC_METRICS,
@@ -307,7 +307,10 @@ def test_logs_are_cri_lines_with_json_records(release: Release) -> None:
     plan = release.plans["backend"]
     get(release.ip("backend"), 1984, "/info")
     records = _records(log_files(plan) / "0.log")
-    messages = [json.loads(message) for _stream, _tag, message in records]
+    # Every line is a JSON record except the plain canary lines (an error and a run repr).
+    plain = [message for _stream, _tag, message in records if not message.startswith("{")]
+    assert plain == [text for _stream, text in canary_text_lines()]
+    messages = [json.loads(m) for _stream, _tag, m in records if m.startswith("{")]
     assert messages[0]["msg"] == "starting service"
     assert all({"level", "msg", "time"} <= set(m) for m in messages)
     served = [m for m in messages if m["msg"] == "request served" and m["path"] == "/info"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lsconform.sandbox import helm
+from lsconform.sandbox import canaries, helm
 from lsconform.sandbox.state import AddressPool, ClusterState
 
 BuildState = Callable[..., Any]
@@ -220,7 +220,7 @@ def test_plan_env_resolves_config_and_secrets(build_state: BuildState) -> None:
     assert plan["role"] == "langsmith-service"
     env = plan["containers"][0]["env"]
     assert env["OTEL_TRACING_ENABLED"] == "true"
-    assert env["LANGSMITH_LICENSE_KEY"] == "PLACEHOLDER-LICENSE-KEY"
+    assert env["LANGSMITH_LICENSE_KEY"] == canaries.LICENSE_KEY
     assert env["PORT"] == "1984"
     assert plan["containers"][0]["ports"] == [
         {"name": "backend", "containerPort": 1984, "protocol": "TCP"}

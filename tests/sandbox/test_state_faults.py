@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lsconform.sandbox import faults, helm
+from lsconform.sandbox import canaries, faults, helm
 from lsconform.sandbox.apiserver.rbac import Authorizer
 from lsconform.sandbox.apiserver.requestinfo import parse_request
 from lsconform.sandbox.state import ClusterState
@@ -280,7 +280,7 @@ def test_secret_data_encoding_is_base64(build_state: BuildState) -> None:
     state = build_state().state
     secret = state.get("secrets", "", "langsmith", "langsmith-secrets")
     assert secret is not None
-    assert base64.b64decode(secret["data"]["api_key_salt"]) == b"PLACEHOLDER-API-KEY-SALT"
+    assert base64.b64decode(secret["data"]["api_key_salt"]) == canaries.API_KEY_SALT.encode()
 
 
 def test_docs_describe_every_fault() -> None:

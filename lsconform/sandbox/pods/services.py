@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from opentelemetry.trace import SpanKind
 
-from lsconform.sandbox.pods.canaries import canary_records
+from lsconform.sandbox.pods.canaries import canary_records, canary_text_lines
 from lsconform.sandbox.pods.crilog import ContainerLog, log_mode
 from lsconform.sandbox.pods.exposition import (
     TEXT_CONTENT_TYPE,
@@ -200,6 +200,8 @@ class LangSmithService(SimulatedPod):
             level = str(record.pop("level"))
             msg = str(record.pop("msg"))
             write_json(clog, level, msg, **record)
+        for stream, text in canary_text_lines():
+            clog.write(text, stream)
 
     # Tracing ----------------------------------------------------------------------------
 
