@@ -59,6 +59,7 @@ class StatusHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Pod-IP", self.server.server_address[0])
         self.end_headers()
         self.wfile.write(body)
 

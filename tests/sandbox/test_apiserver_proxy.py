@@ -6,7 +6,15 @@ import http.client
 
 import kubernetes
 import pytest
-from conftest_apiserver import NAMESPACE, Cluster, close_portforward, cluster, shared_cluster
+from conftest_apiserver import (
+    NAMESPACE,
+    Cluster,
+    close_portforward,
+    cluster,
+    free_loopback_ip,
+    shared_cluster,
+    start_pod_server,
+)
 from kubernetes.stream import portforward
 
 __all__ = ["cluster", "shared_cluster"]
@@ -50,6 +58,35 @@ def test_pod_proxy_by_port_name(shared_cluster: Cluster) -> None:
         "frontend-0:http", NAMESPACE, "metrics"
     )
     assert text == "GET /metrics from 127.0.0.2\n"
+
+
+def test_service_proxy_round_robin(cluster: Cluster) -> None:
+    second = start_pod_server(free_loopback_ip())
+    try:
+        cluster.store.put(
+            {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": "frontend", "namespace": NAMESPACE},
+                "subsets": [
+                    {
+                        "addresses": [{"ip": cluster.frontend.ip}],
+                        "ports": [{"name": "http", "port": cluster.frontend.port}],
+                    },
+                    {
+                        "addresses": [{"ip": second.ip}],
+                        "ports": [{"name": "http", "port": second.port}],
+                    },
+                ],
+            }
+        )
+        served_by = [
+            cluster.request("GET", service_path("frontend:http", "x")).headers["X-Pod-IP"]
+            for _ in range(4)
+        ]
+    finally:
+        second.stop()
+    assert served_by == [cluster.frontend.ip, second.ip, cluster.frontend.ip, second.ip]
 
 
 def test_proxy_to_refusing_pod_is_503(shared_cluster: Cluster) -> None:
