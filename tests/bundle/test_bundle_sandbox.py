@@ -1,8 +1,9 @@
 """Bundles of the sandbox's default profile, healthy, with pod-vanishes, and without secrets RBAC.
 
-The canaries are the fake secrets the sandbox plants: the ones its services write to their logs,
-and every value of its Secrets and of the secret fields of its Helm release values. The test reads
-them through the API, because the bundle never collects Secret data itself.
+The canaries are the fake secrets the sandbox plants. `lsconform.sandbox.canaries` lists those in
+release values, the `<fullname>-secrets` Secret, literal env values, a ConfigMap key and log
+lines. The test adds every value of the Secrets and of the secret fields of the Helm release
+values, read through the API, because the bundle never collects Secret data itself.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from lsconform.bundle import BundleSummary, write_bundle
 from lsconform.bundle.archive import read_members
 from lsconform.bundle.collect import decode_helm_release
 from lsconform.bundle.manifest import NO_REDACT_WARNING
-from lsconform.bundle.redact import PLAIN_NAME, is_secret_field
+from lsconform.bundle.redact import PLAIN_NAME, base64_fragments, is_secret_field
 from lsconform.bundle.verify import scan_members
 from lsconform.cluster.client import ClusterClient
-from lsconform.sandbox import Sandbox
-from lsconform.sandbox.pods.canaries import CANARY_VALUES
+from lsconform.sandbox import Sandbox, canaries
+from lsconform.sandbox.canaries import CANARIES, EXTERNAL_DATASTORE_CANARIES
+
+# The canaries the default profile plants.
+DEFAULT_CANARIES = {
+    name: value for name, value in CANARIES.items() if name not in EXTERNAL_DATASTORE_CANARIES
+}
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +77,7 @@ def _secret_strings(value: Any) -> Iterator[str]:
 
 def planted_canaries(client: ClusterClient, namespace: str) -> set[str]:
     """Return the sandbox's fake secrets: log canaries, Secret values, secret Helm values."""
-    canaries = set(CANARY_VALUES)
+    canaries = set(DEFAULT_CANARIES.values())
     for secret in client.list("secrets", namespace=namespace):
         data = secret.get("data") or {}
         if secret.get("type") == "helm.sh/release.v1":
@@ -86,9 +93,19 @@ def planted_canaries(client: ClusterClient, namespace: str) -> set[str]:
     return {value for value in canaries if len(value) >= 8 and not PLAIN_NAME.fullmatch(value)}
 
 
+def base64_twice_forms(value: str) -> set[bytes]:
+    """Return what a value looks like base64-encoded twice, as Secret data inside a Helm
+    release is, at any alignment within the encoded text."""
+    forms = set()
+    for fragment in base64_fragments(value):
+        forms.update(piece.encode("ascii") for piece in base64_fragments(fragment))
+    return forms
+
+
 def test_sandbox_has_canaries(client: ClusterClient, sandbox: Sandbox) -> None:
-    canaries = planted_canaries(client, sandbox.namespace)
-    assert len(canaries) >= 8, sorted(canaries)
+    planted = planted_canaries(client, sandbox.namespace)
+    assert len(planted) >= len(DEFAULT_CANARIES), sorted(planted)
+    assert set(DEFAULT_CANARIES.values()) <= planted
 
 
 def test_every_artefact_present(bundle: BundleSummary, client: ClusterClient) -> None:
@@ -148,12 +165,40 @@ def test_nginx_status_snapshot(bundle: BundleSummary) -> None:
 
 def test_no_canary_survives(bundle: BundleSummary, client: ClusterClient) -> None:
     members = _members(bundle)
-    canaries = planted_canaries(client, bundle.namespace)
-    result = scan_members(members.items(), canaries)
+    planted = planted_canaries(client, bundle.namespace)
+    # Plain, JSON-escaped (once and twice), HTML-escaped, URL-encoded, base64 at any alignment.
+    result = scan_members(members.items(), planted)
     assert result.clean, result.describe()
     for name, content in members.items():
         assert b"CANARY" not in content.upper(), name
         assert b"PLACEHOLDER" not in content.upper(), name
+    twice = {
+        form: key for key, value in DEFAULT_CANARIES.items() for form in base64_twice_forms(value)
+    }
+    for name, content in members.items():
+        for form, key in twice.items():
+            assert form not in content, f"{name}: canary {key} base64-encoded twice"
+
+
+def test_every_canary_place_is_bundled(bundle: BundleSummary) -> None:
+    """The files that held canaries are in the bundle, redacted rather than left out."""
+    members = _members(bundle)
+    values = yaml.safe_load(members["helm/langsmith/values.yaml"])
+    assert values["config"]["langsmithLicenseKey"].startswith("[REDACTED:")
+    assert values["config"]["apiKeySalt"].startswith("[REDACTED:")
+    extra_env = {e["name"]: e["value"] for e in values["backend"]["deployment"]["extraEnv"]}
+    assert extra_env["ANALYTICS_DATABASE_URL"].startswith("[REDACTED:")
+
+    smtp = yaml.safe_load(members[f"config/{canaries.SMTP_CONFIG_MAP}.yaml"])["data"]
+    assert smtp["SMTP_HOST"] == "smtp.example.com"
+    assert smtp["SMTP_USER"] == "langsmith-notifications"
+    assert smtp["SMTP_PASSWORD"].startswith("[REDACTED:")
+
+    deployments = yaml.safe_load(members["resources/deployments.yaml"])["items"]
+    backend = next(d for d in deployments if d["metadata"]["name"] == "langsmith-backend")
+    env = {e["name"]: e for e in backend["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["ANALYTICS_API_KEY"]["value"].startswith("[REDACTED:")
+    assert env["API_KEY_SALT"]["valueFrom"]["secretKeyRef"]["name"] == "langsmith-secrets"
 
 
 def test_diagnosis_survives(bundle: BundleSummary, client: ClusterClient) -> None:
@@ -169,6 +214,13 @@ def test_diagnosis_survives(bundle: BundleSummary, client: ClusterClient) -> Non
     assert '"msg":"connecting to database"' in log
     assert f'"pod":"{backend}"' in log
     assert "OpenTelemetry tracing enabled" in log
+    # The error line that carried a database password keeps its error and loses the password.
+    error = next(line for line in log.splitlines() if "OperationalError" in line)
+    assert 'password authentication failed for user "langsmith"' in error
+    assert "@langsmith-postgres:5432/postgres" in error
+    assert "[REDACTED:" in error
+    run = next(line for line in log.splitlines() if "posting run" in line)
+    assert "[REDACTED:" in run
     describe = members[f"describe/{backend}.txt"].decode()
     assert f"Name:         {backend}" in describe
     assert "secretKeyRef 'langsmith-secrets'" in describe
@@ -179,8 +231,8 @@ def test_no_redact_has_canaries(sandbox: Sandbox, client: ClusterClient, tmp_pat
     summary = write_bundle(client, sandbox.namespace, tmp_path / "raw.tar.gz", redact=False)
     members = _members(summary)
     everything = b"".join(members.values())
-    for canary in CANARY_VALUES:
-        assert canary.encode() in everything, canary
+    for key, canary in DEFAULT_CANARIES.items():
+        assert canary.encode() in everything, key
     assert members["WARNING-NOT-REDACTED.txt"].decode().strip() == NO_REDACT_WARNING
     assert json.loads(members["manifest.json"])["warning"] == NO_REDACT_WARNING
 
@@ -194,6 +246,8 @@ def test_pod_vanishes(tmp_path: Path) -> None:
     assert logs, failed
     vanished = logs[0].removeprefix("logs/").split("_")[0]
     assert vanished in failed[logs[0]]["message"]
+    # A cluster returns 404 NotFound for the logs of a deleted pod, not 400.
+    assert failed[logs[0]]["kind"] == "not-found"
     # The metrics request runs concurrently with the log request that deletes the pod, so it
     # may come before the deletion.
     metrics = failed.get(f"metrics/{vanished}_1984.txt")
