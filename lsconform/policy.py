@@ -39,7 +39,7 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "metrics.none_expected": Severity.INFO,
     "metrics.nginx_status": Severity.WARNING,
     "metrics.exporter": Severity.WARNING,
-    "logs.output": Severity.WARNING,
+    "logs.output": Severity.CRITICAL,
 }
 # Checks not listed above (new areas add theirs) are critical unless configured otherwise.
 FALLBACK_SEVERITY = Severity.CRITICAL

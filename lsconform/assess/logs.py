@@ -240,6 +240,10 @@ class LogEvidence:
             )
         except ClusterError as error:
             return Fetch(error=error)
+        if response.status == 416 and byte_range:
+            # 416 Range Not Satisfiable: the file has fewer bytes than the range asks for, which
+            # for a suffix range means it is empty (a silent container's fresh log file).
+            return Fetch(status=200, body=b"", truncated=False, partial_content=False)
         return Fetch(
             status=response.status,
             body=response.body,
