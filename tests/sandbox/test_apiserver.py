@@ -277,15 +277,15 @@ def test_watch_relabel_reads_as_deleted(cluster: Cluster) -> None:
     response = cluster.request(
         "GET",
         f"/api/v1/namespaces/{NAMESPACE}/pods",
-        params={
-            "watch": "true",
-            "resourceVersion": version,
-            "timeoutSeconds": "1",
-            "labelSelector": "watched=yes",
-        },
+        params={"watch": "true", "resourceVersion": version, "labelSelector": "watched=yes"},
+        stream=True,
     )
-    types = [line.split('"type":"')[1].split('"')[0] for line in response.text.splitlines()]
-    assert types == ["ADDED", "DELETED"]
+    lines = response.iter_lines()
+    first, second = next(lines), next(lines)
+    response.close()
+    assert b'"type":"ADDED"' in first
+    assert b'"type":"DELETED"' in second
+    assert b'"name":"r-1"' in second
 
 
 def test_watch_too_old_version_is_expired(tmp_path: Path) -> None:
@@ -298,13 +298,16 @@ def test_watch_too_old_version_is_expired(tmp_path: Path) -> None:
 
         response = requests.get(
             f"{server.url}/api/v1/namespaces",
-            params={"watch": "1", "resourceVersion": "1", "timeoutSeconds": "1"},
+            params={"watch": "1", "resourceVersion": "1"},
             headers={"Authorization": "Bearer t"},
             timeout=5,
+            stream=True,
         )
-    assert '"type":"ERROR"' in response.text
-    assert "too old resource version: 1 (5)" in response.text
-    assert '"code":410' in response.text
+        first = next(response.iter_lines()).decode()
+        response.close()
+    assert '"type":"ERROR"' in first
+    assert "too old resource version: 1 (5)" in first
+    assert '"code":410' in first
 
 
 def test_plain_http_mode_and_kubeconfig(tmp_path: Path) -> None:
@@ -338,3 +341,21 @@ def test_invalid_list_parameters_are_400(shared_cluster: Cluster, params: dict[s
     response = shared_cluster.request("GET", f"/api/v1/namespaces/{NAMESPACE}/pods", params=params)
     assert response.status_code == 400
     assert response.json()["reason"] == "BadRequest"
+
+
+def test_watch_ends_when_client_leaves(cluster: Cluster) -> None:
+    before = len(cluster.store._subscribers)
+    response = cluster.request(
+        "GET",
+        f"/api/v1/namespaces/{NAMESPACE}/pods",
+        params={"watch": "1", "labelSelector": "tier=web"},
+        stream=True,
+    )
+    first = next(response.iter_lines())
+    assert b'"type":"ADDED"' in first
+    assert len(cluster.store._subscribers) == before + 1
+    response.close()
+    deadline = time.monotonic() + 5
+    while len(cluster.store._subscribers) > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(cluster.store._subscribers) == before

@@ -172,37 +172,30 @@ async def _pump_from_client(
 ) -> None:
     """Relay client data to the pod until the client leaves, every pod connection ends (the
     kubelet then closes the stream too) or the server stops."""
-    receiving = asyncio.ensure_future(ws.receive())
     stopped = asyncio.ensure_future(stopping.wait())
+    receiving: asyncio.Future[Any] = asyncio.ensure_future(ws.receive())
     try:
-        await _relay_loop(ws, channels, readers, receiving, stopped)
+        while True:
+            running = [task for task in readers if not task.done()]
+            if not running or stopped.done():
+                return
+            done, _ = await asyncio.wait(
+                {receiving, stopped, *running}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if receiving not in done:
+                continue
+            message = receiving.result()
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                return
+            if message.type == WSMsgType.ERROR:
+                return
+            if message.type == WSMsgType.BINARY and message.data:
+                await _deliver(channels, message.data)
+            receiving = asyncio.ensure_future(ws.receive())
     finally:
+        # Also reached when the handler is cancelled, so no future may stay pending.
         stopped.cancel()
-
-
-async def _relay_loop(
-    ws: web.WebSocketResponse,
-    channels: list[_Channel],
-    readers: list[asyncio.Task[None]],
-    receiving: asyncio.Future[Any],
-    stopped: asyncio.Future[Any],
-) -> None:
-    while True:
-        running = [task for task in readers if not task.done()]
-        if not running or stopped.done():
-            break
-        done, _ = await asyncio.wait(
-            {receiving, stopped, *running}, return_when=asyncio.FIRST_COMPLETED
-        )
-        if receiving not in done:
-            continue
-        message = receiving.result()
-        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-            return
-        if message.type == WSMsgType.BINARY and message.data:
-            await _deliver(channels, message.data)
-        receiving = asyncio.ensure_future(ws.receive())
-    receiving.cancel()
+        receiving.cancel()
 
 
 async def _deliver(channels: list[_Channel], data: bytes) -> None:

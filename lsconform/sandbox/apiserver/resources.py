@@ -306,20 +306,22 @@ async def _stream(
     stopping: asyncio.Event,
     render: Render,
 ) -> None:
-    stopped = asyncio.ensure_future(stopping.wait())
+    stopped: asyncio.Future[Any] = asyncio.ensure_future(stopping.wait())
+    getting: asyncio.Future[Any] | None = None
     try:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or stopped.done():
                 return
-            getting = asyncio.ensure_future(feed.queue.get())
+            if getting is None:
+                getting = asyncio.ensure_future(feed.queue.get())
             done, _ = await asyncio.wait(
                 {getting, stopped}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
             )
             if getting not in done:
-                getting.cancel()
                 continue
             event = getting.result()
+            getting = None
             if event is None:
                 return
             if event.resource_version <= after_version:
@@ -328,7 +330,10 @@ async def _stream(
             if event_type is not None:
                 await _send(response, event_type, event.object, render)
     finally:
+        # Cancelled too when the client disconnects, so nothing may stay pending on the loop.
         stopped.cancel()
+        if getting is not None:
+            getting.cancel()
 
 
 Render = Callable[[JsonObject], JsonObject] | None

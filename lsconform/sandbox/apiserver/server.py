@@ -190,8 +190,14 @@ class ApiServer:
         app = web.Application(middlewares=[self._middleware], client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         app.on_response_prepare.append(self._audit_response)
+        # handler_cancellation ends a watch, log follow or proxy stream as soon as its client
+        # disconnects, instead of when it next writes or times out.
         self._runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_SECONDS
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+            handler_cancellation=True,
         )
         await self._runner.setup()
         ssl_context = None
