@@ -36,8 +36,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "backend-metrics-down",
         "metrics",
-        "backend pods answer /metrics with 503",
-        "a service whose metrics endpoint fails while its health check passes",
+        "backend pods do not listen on their metrics port 1984: connections are refused",
+        "a service whose metrics listener is down while the pod still reports ready",
         "pods",
     ),
     Fault(
