@@ -160,6 +160,8 @@ def release_secret(
     release = str(payload["name"])
     revision = int(payload["version"])
     status = str(payload["info"]["status"])
+    if status not in STATUSES:
+        raise ValueError(f"invalid Helm release status {status!r}; expected one of {STATUSES}")
     helm_encoded = (
         base64.b64encode(b"\x1f\x8b\x08\x00truncated-release").decode()
         if corrupt

@@ -18,18 +18,16 @@ import base64
 import fcntl
 import hashlib
 import logging
-import os
 import random
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from lsconform.constants import COMPONENTS, LABEL_COMPONENT, LABEL_INSTANCE
-from lsconform.sandbox import faults as fault_rules
+from lsconform.constants import COMPONENTS, LABEL_COMPONENT
 from lsconform.sandbox import helm
 from lsconform.sandbox.apiserver.store import (
     BUILTIN_TYPES,
@@ -1455,23 +1453,3 @@ def _endpoint_slice(service: Mapping[str, Any], pods: list[JsonObject], name: st
 def _drop_nulls_object(obj: JsonObject) -> JsonObject:
     cleaned: JsonObject = _drop_nulls(obj)
     return cleaned
-
-
-def pods_of_release(state: ClusterState, release: str) -> Iterator[JsonObject]:
-    items, _ = state.list("pods", "", None)
-    for pod in items:
-        if pod["metadata"].get("labels", {}).get(LABEL_INSTANCE) == release:
-            yield pod
-
-
-def state_fault_names(faults: Iterable[str]) -> frozenset[str]:
-    return frozenset(faults) & fault_rules.STATE_FAULTS
-
-
-def hex_id(rng: random.Random) -> str:
-    return f"{rng.getrandbits(256):064x}"
-
-
-def process_marker() -> str:
-    """Return a short id of this process, for log lines that several sandboxes write."""
-    return f"pid {os.getpid()}"
