@@ -278,7 +278,7 @@ def apply_pod_status(built: Built, group: Any) -> list[str]:
 # The run.
 
 
-class Sandbox:
+class SandboxRun:
     """One running sandbox inside this process (the child side of `lsconform.sandbox.Sandbox`)."""
 
     def __init__(self, options: Options) -> None:
@@ -422,7 +422,7 @@ def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     """Run a sandbox in the foreground until SIGINT or SIGTERM; return the exit status."""
     stop = threading.Event()
     previous_handlers = _install_signal_handlers(stop)
-    sandbox = Sandbox(options)
+    sandbox = SandboxRun(options)
     try:
         try:
             ready = sandbox.start()
