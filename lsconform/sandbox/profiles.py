@@ -623,6 +623,54 @@ def _collector_objects(cr_uid_hint: str) -> list[JsonObject]:
     ]
 
 
+def _gateway_rbac(langsmith_namespace: str) -> list[Document]:
+    """Render the chart's gateway Role and RoleBinding in the LangSmith and the observability
+    namespaces: read pods, Services and Endpoints, for the scrape jobs' service discovery."""
+    source = f"{OBSERVABILITY_CHART_NAME}/templates/otel/rbac-gateway.yaml"
+    documents = []
+    for namespace in dict.fromkeys((langsmith_namespace, OBSERVABILITY_NAMESPACE)):
+        documents.append(
+            Document(
+                source,
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "Role",
+                    "metadata": {"name": f"{GATEWAY}-role", "namespace": namespace},
+                    "rules": [
+                        {
+                            "apiGroups": [""],
+                            "resources": ["pods", "services", "endpoints"],
+                            "verbs": ["get", "watch", "list"],
+                        }
+                    ],
+                },
+            )
+        )
+        documents.append(
+            Document(
+                source,
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {"name": f"{GATEWAY}-rolebinding", "namespace": namespace},
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "Role",
+                        "name": f"{GATEWAY}-role",
+                    },
+                    "subjects": [
+                        {
+                            "kind": "ServiceAccount",
+                            "name": GATEWAY_SERVICE,
+                            "namespace": OBSERVABILITY_NAMESPACE,
+                        }
+                    ],
+                },
+            )
+        )
+    return documents
+
+
 def observability_release(langsmith: ReleaseSpec, values: JsonObject, now: datetime) -> ReleaseSpec:
     """Lay out the langsmith-observability release: the collector gateway and the database
     exporters that watch the LangSmith release `langsmith`."""
@@ -671,6 +719,7 @@ def observability_release(langsmith: ReleaseSpec, values: JsonObject, now: datet
         },
     }
     documents = [
+        *_gateway_rbac(ns),
         Document(f"{OBSERVABILITY_CHART_NAME}/templates/otel/gateway-collector.yaml", cr),
         *_exporter_objects(
             "prometheus-postgres-exporter",

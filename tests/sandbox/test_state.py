@@ -286,6 +286,17 @@ def test_observability_namespace(build_state: BuildState) -> None:
         "langsmith-observability-collector-gateway"
     ]
     assert collectors[0]["spec"]["mode"] == "deployment"
+    for namespace in ("langsmith", ns):
+        binding = state.get(
+            "rolebindings",
+            "rbac.authorization.k8s.io",
+            namespace,
+            "langsmith-observability-collector-gateway-rolebinding",
+        )
+        assert binding is not None
+        assert (
+            binding["subjects"][0]["name"] == "langsmith-observability-collector-gateway-collector"
+        )
 
 
 def test_address_pools_never_share_a_block() -> None:
