@@ -11,6 +11,7 @@ its target with the release's datastore Service.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,10 +109,19 @@ def find_exporters(
     """Find exporter workloads and their Services; also return namespaces that were forbidden."""
     found: list[FoundExporter] = []
     forbidden: list[str] = []
+    # One round of concurrent lists, so that API latency is paid once, not per namespace.
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="lsconform-exporters") as pool:
+        listed = {
+            namespace: (
+                pool.submit(client.list, "deployments.apps", namespace=namespace),
+                pool.submit(client.list, "services", namespace=namespace),
+            )
+            for namespace in namespaces
+        }
     for namespace in namespaces:
         try:
-            deployments = client.list("deployments.apps", namespace=namespace)
-            services = client.list("services", namespace=namespace)
+            deployments = listed[namespace][0].result()
+            services = listed[namespace][1].result()
         except Forbidden:
             forbidden.append(namespace)
             continue

@@ -84,6 +84,14 @@ DEFAULT_VALUES: JsonObject = {
     "insights": {"enabled": True, "encryptionKey": ""},
     "polly": {"enabled": True, "encryptionKey": ""},
 }
+# Like the chart's values.yaml, the defaults hold a block per component, so that user values
+# such as `backend.deployment.extraEnv` are keys the chart reads (discovery reports unknown ones).
+for _component in COMPONENTS:
+    _block = DEFAULT_VALUES.setdefault(_component.key, {})
+    if _component.kind == "StatefulSet":
+        _block.setdefault("statefulSet", {"replicas": _component.replicas})
+    else:
+        _block.setdefault("deployment", {"replicas": _component.replicas, "extraEnv": []})
 
 
 class ChartError(ValueError):
