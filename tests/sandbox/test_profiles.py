@@ -14,7 +14,7 @@ from lsconform.sandbox import chart, profiles
 from lsconform.sandbox.chart import Document
 
 # Reference file for each built-in profile, and the OTEL keys the profile sets on purpose.
-# The default profile turns useTls off because its collector gateway listens in plaintext; the
+# The default profile turns useTls off because its collector gateway listens in plaintext. The
 # reference keeps the chart's default (useTls true), which is the tls-mismatch fault.
 PROFILE_REFERENCES = {
     "default": (
