@@ -200,6 +200,8 @@ class TracesRun:
         self._place: CollectorPlace | None = None
         self._lock = threading.Lock()
         self._backend: tuple[str, Callable[[str], tuple[int, bytes]]] | None = None
+        self._configmap_read = False
+        self._configmap_changed: datetime | None = None
 
     # -- the chain --------------------------------------------------------------------------
 
@@ -382,6 +384,13 @@ class TracesRun:
         return self._once(f"traces.pod-env/{target.id}", lambda: self._pod_env(target))
 
     def _configmap_changed_at(self) -> datetime | None:
+        # Every component's pod-env check compares with the same ConfigMap: read it once.
+        if not self._configmap_read:
+            self._configmap_changed = self._read_configmap_changed_at()
+            self._configmap_read = True
+        return self._configmap_changed
+
+    def _read_configmap_changed_at(self) -> datetime | None:
         try:
             configmap = self.client.get(
                 "configmaps", self.config.configmap, namespace=self.release.namespace
