@@ -31,7 +31,7 @@ COMMENT_WIDTH = 92
 
 
 class Scope(str, enum.Enum):
-    """Where a permission applies."""
+    """The place a permission applies."""
 
     RELEASE = "release"
     """The release namespace (a Role)."""
@@ -42,7 +42,7 @@ class Scope(str, enum.Enum):
 
 
 class Needs(str, enum.Enum):
-    """Which `--access` modes use a permission."""
+    """The `--access` modes that use a permission."""
 
     ALWAYS = "always"
     PROXY = "proxy"
@@ -78,8 +78,8 @@ PERMISSIONS: tuple[Permission, ...] = (
         ("secrets",),
         ("list",),
         Scope.RELEASE,
-        "discovery reads the Helm release records, Secrets labelled owner=helm "
-        "(the suite reads only the release record, never other Secret data)",
+        "discovery reads the Helm release records: it lists only Secrets labelled owner=helm, "
+        "but RBAC cannot limit a list by label, so the rule allows listing every Secret here",
         ("release",),
     ),
     Permission(
@@ -163,7 +163,8 @@ PERMISSIONS: tuple[Permission, ...] = (
         ("configmaps",),
         ("get",),
         Scope.OBSERVABILITY,
-        "log collector configurations (Fluent Bit, OTel filelog, Vector) mounted from ConfigMaps",
+        "log collector configurations (Fluent Bit, OpenTelemetry Collector filelog) mounted "
+        "from ConfigMaps",
         ("logs",),
     ),
     Permission(
