@@ -113,7 +113,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--release",
         default=None,
-        help="name of the Helm release to check when the namespace holds several",
+        help="name of the Helm release to check when the namespace contains several",
     )
     group.addoption(
         "--kubeconfig",
@@ -213,7 +213,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--no-redact",
         action="store_true",
         default=False,
-        help="write the support bundle without redaction (it then holds secrets; a warning is "
+        help="write the support bundle without redaction (it then contains secrets; a warning is "
         "put in the bundle and printed)",
     )
     group.addoption(
@@ -706,7 +706,7 @@ def transport(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def local_transport(request: pytest.FixtureRequest) -> Any:
-    """A port-forward Transport, for servers that answer only clients on the pod itself."""
+    """A port-forward Transport, for servers that accept only clients on the pod itself."""
     session = _session(request)
     name = "direct" if session.settings.access is Access.DIRECT else "port-forward"
     return session.transport(name)
@@ -734,9 +734,9 @@ def release_or_none(request: pytest.FixtureRequest) -> Any:
 def verdict(request: pytest.FixtureRequest) -> Callable[[CheckResult], None]:
     """Record a CheckResult and turn it into the test's outcome.
 
-    The severity policy decides (see `lsconform.policy`): a result that fails the run fails
-    the test; an `error` that does not skips it with "could not decide"; a `skip` skips; every
-    other result passes, and the report still shows its status.
+    The severity policy in `lsconform.policy` decides. A result that fails the run fails the
+    test. An `error` that does not fail the run skips the test with "could not decide", and a
+    `skip` skips it. Every other result passes, and the report still shows its status.
     """
     session = _session(request)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 class Access(str, enum.Enum):
-    """How the suite reaches HTTP endpoints inside the cluster."""
+    """The way the suite reaches HTTP endpoints inside the cluster."""
 
     AUTO = "auto"
     PROXY = "proxy"
@@ -33,7 +33,7 @@ DEFAULT_CONCURRENCY = 16  # requests in flight at once against the API server
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """What the run checks and how it reaches the cluster.
+    """The run's target and the way it reaches the cluster.
 
     `namespace` is the LangSmith release's namespace; `release` picks one release when several
     share it. Durations are in seconds and sizes in bytes.
