@@ -64,14 +64,11 @@ dl.evidence dt { font-weight: 600; }
 dl.evidence dd { margin: 0; min-width: 0; }
 .fix { margin: .3rem 0 0; }
 .fix strong { color: var(--pass); }
-details > summary { cursor: pointer; margin: .4rem 0; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   article.problem, tr { break-inside: avoid; }
   h2 { break-after: avoid; }
-  details > summary { display: none; }
-  details > * { display: block; }
 }
 """
 
@@ -275,9 +272,9 @@ def _all_results_section(results: list[dict[str, Any]]) -> str:
         for r in results
     )
     return (
-        f"<h2>All results ({len(results)})</h2>\n<details>\n<summary>Show every result</summary>\n"
+        f"<h2>All results ({len(results)})</h2>\n"
         '<table id="all-results"><thead><tr><th>status</th><th>check</th><th>target</th>'
-        f"<th>summary</th></tr></thead>\n<tbody>\n{rows}</tbody></table>\n</details>"
+        f"<th>summary</th></tr></thead>\n<tbody>\n{rows}</tbody></table>"
     )
 
 

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,11 @@ from lsconform.report.baseline import normalise_target
 from lsconform.sandbox import Sandbox
 from lsconform.sandbox.apiserver.rbac import Authorizer
 from lsconform.sandbox.apiserver.requestinfo import parse_request
+from tests.report.conftest import produce_once, shared_directory
+
+# The walk's runs are shared through a module fixture: keep its tests on one xdist worker
+# (`--dist loadgroup`) so that the walk happens once.
+pytestmark = pytest.mark.xdist_group("rbac-walk")
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_FILE = ROOT / "ci" / "rbac" / "role.yaml"
@@ -97,7 +102,7 @@ class WalkRun:
 
 @dataclass(frozen=True)
 class WalkResult:
-    run: WalkRun
+    name: str
     exit_status: int
     output: str
     report: dict[str, Any]
@@ -147,7 +152,7 @@ def run_walk(run: WalkRun, base: Path) -> WalkResult:
                 f"--namespace={sandbox.namespace}",
                 f"--kubeconfig={sandbox.kubeconfig}",
                 f"--report-dir={workdir / 'report'}",
-                "--probe-timeout=3",
+                "--probe-timeout=5",
                 "--scrape-interval=1",
                 "--traces-wait=3",
                 "-p",
@@ -169,7 +174,7 @@ def run_walk(run: WalkRun, base: Path) -> WalkResult:
     assert report_file.is_file(), output[-3000:]
     report = json.loads(report_file.read_text(encoding="utf-8"))
     return WalkResult(
-        run,
+        run.name,
         completed.returncode,
         output,
         report,
@@ -194,15 +199,20 @@ def walk_runs() -> list[WalkRun]:
     return runs
 
 
-@pytest.fixture(scope="module")
-def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, WalkResult]:
-    base = tmp_path_factory.mktemp("rbac-walk")
+def run_all(base: Path) -> list[dict[str, Any]]:
     started = time.monotonic()
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
         results = list(pool.map(lambda run: run_walk(run, base), walk_runs()))
     # The walk's wall time, for the record in docs/rbac.md; `pytest -s` shows it.
     print(f"RBAC walk: {len(results)} runs in {time.monotonic() - started:.0f} s")
-    return {result.run.name: result for result in results}
+    return [asdict(result) for result in results]
+
+
+@pytest.fixture(scope="module")
+def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, WalkResult]:
+    """Every run of the walk, made once per session even when xdist workers share the module."""
+    results = produce_once(shared_directory(tmp_path_factory, "rbac-walk"), run_all)
+    return {item["name"]: WalkResult(**item) for item in results}
 
 
 def test_ci_roles_allow_whole_run(walk: dict[str, WalkResult]) -> None:

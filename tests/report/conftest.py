@@ -9,13 +9,15 @@ any check runs, so it writes no report (tests/plugin covers it).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,8 +103,31 @@ class SuiteRun:
         return document
 
 
+def shared_directory(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """Return a directory that every xdist worker of this session sees (one per session)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    directory = base / name
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def produce_once(directory: Path, produce: Callable[[Path], Any]) -> Any:
+    """Call `produce(directory)` in the first process that gets here; the others wait for it
+    and read its JSON result, so that xdist workers share expensive runs."""
+    with (directory / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = directory / "result.json"
+        if done.is_file():
+            return json.loads(done.read_text(encoding="utf-8"))
+        result = produce(directory)
+        done.write_text(json.dumps(result), encoding="utf-8")
+        return result
+
+
 class SuiteRuns:
-    """Start every run of `RUNS` on first use, several at once, and keep the results.
+    """Every run of `RUNS`, started on first use, several at once, and kept for the session.
 
     A run spends most of its time waiting (probe timeouts, the scrape interval, the wait for
     spans), not computing, so `PARALLEL_RUNS` at once finish sooner even on 2 cores.
@@ -114,14 +139,21 @@ class SuiteRuns:
 
     def get(self, name: str) -> SuiteRun:
         if not self.done:
-            with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
-                finished = pool.map(self._run, sorted(RUNS))
-                self.done = {run.name: run for run in finished}
+            finished = produce_once(self.base, self._run_all)
+            self.done = {
+                item["name"]: SuiteRun(**{**item, "report_dir": Path(item["report_dir"])})
+                for item in finished
+            }
         return self.done[name]
 
-    def _run(self, name: str) -> SuiteRun:
+    def _run_all(self, base: Path) -> list[dict[str, Any]]:
+        with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
+            finished = list(pool.map(lambda name: self._run(base, name), sorted(RUNS)))
+        return [{**asdict(run), "report_dir": str(run.report_dir)} for run in finished]
+
+    def _run(self, base: Path, name: str) -> SuiteRun:
         profile, faults = RUNS[name]
-        workdir = self.base / name
+        workdir = base / name
         report_dir = workdir / "report"
         workdir.mkdir(parents=True, exist_ok=True)
         argv = [
@@ -158,5 +190,5 @@ class SuiteRuns:
 
 @pytest.fixture(scope="session")
 def suite_runs(tmp_path_factory: pytest.TempPathFactory) -> SuiteRuns:
-    """The sandbox runs of `RUNS`, started lazily, each at most once per session."""
-    return SuiteRuns(tmp_path_factory.mktemp("suite-runs"))
+    """The sandbox runs of `RUNS`, started lazily, at most once per session (xdist too)."""
+    return SuiteRuns(shared_directory(tmp_path_factory, "suite-runs"))

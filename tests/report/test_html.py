@@ -21,6 +21,10 @@ from lsconform.results import Area, CheckResult, Status
 from lsconform.settings import Settings
 from tests.report.conftest import LARGEST_RUN, SuiteRuns
 
+# The sandbox runs are shared through a session fixture: keep these tests on one xdist worker
+# (`--dist loadgroup`) so that the runs happen once.
+pytestmark = pytest.mark.xdist_group("report-suite-runs")
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "report-html"
 INSTALL_SCRIPT = ROOT / "scripts" / "install-system-deps.sh"

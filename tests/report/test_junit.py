@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from tests.report.conftest import LARGEST_RUN, SuiteRuns
+
+# The sandbox runs are shared through a session fixture: keep these tests on one xdist worker
+# (`--dist loadgroup`) so that the runs happen once.
+pytestmark = pytest.mark.xdist_group("report-suite-runs")
 
 
 def properties(testcase: ET.Element) -> dict[str, str]:

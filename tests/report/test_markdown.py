@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lsconform.report.json_report import build_report
 from lsconform.report.markdown import MAX_MARKDOWN_BYTES, escape_cell, render_markdown
 from lsconform.results import Area, CheckResult, Status
 from lsconform.settings import Settings
 from tests.report.conftest import LARGEST_RUN, RUNS, SuiteRuns
+
+# The sandbox runs are shared through a session fixture: keep these tests on one xdist worker
+# (`--dist loadgroup`) so that the runs happen once.
+pytestmark = pytest.mark.xdist_group("report-suite-runs")
 
 # The GitHub Actions runner rejects a step summary above 1024 KiB.
 GITHUB_STEP_SUMMARY_LIMIT = 1024 * 1024

@@ -20,6 +20,10 @@ from lsconform.results import Area, CheckResult, Status
 from lsconform.settings import Settings
 from tests.report.conftest import NO_REPORT_FAULTS, RUNS, SuiteRuns
 
+# The sandbox runs are shared through a session fixture: keep these tests on one xdist worker
+# (`--dist loadgroup`) so that the runs happen once.
+pytestmark = pytest.mark.xdist_group("report-suite-runs")
+
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "lsconform/report/schema/report.schema.json"
 
 
