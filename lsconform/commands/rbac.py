@@ -275,7 +275,9 @@ def render(options: RbacOptions) -> str:
             documents.append(_service_account(options))
         release_rules = permissions_for(options, [Scope.RELEASE])
         documents += _role_and_binding(options, options.namespace, release_rules)
-        for namespace in options.exporter_namespaces:
+        # The release namespace's Role already exists, and a namespace named twice gets one Role.
+        others = [n for n in dict.fromkeys(options.exporter_namespaces) if n != options.namespace]
+        for namespace in others:
             rules = permissions_for(options, [Scope.OBSERVABILITY])
             documents += _role_and_binding(options, namespace, rules)
     if options.cluster_role:

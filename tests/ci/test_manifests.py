@@ -222,3 +222,10 @@ def test_dockerfile_runs_non_root_with_reports_volume() -> None:
         if parts[0] in ("COPY", "ADD"):
             assert parts[0] == "COPY"
             assert ".." not in parts[1]
+
+
+def test_rbac_exporter_namespace_once() -> None:
+    options = RbacOptions(exporter_namespaces=("monitoring", "langsmith", "monitoring"))
+    found = [d for d in yaml.safe_load_all(render(options)) if d]
+    roles = sorted(d["metadata"]["namespace"] for d in found if d["kind"] == "Role")
+    assert roles == ["langsmith", "monitoring"]
