@@ -5,9 +5,9 @@ opens offline, as a CI artefact and in a mail client, and it makes no request wh
 value that comes from the report is escaped with `html.escape`, because summaries and evidence
 quote what endpoints and logs returned, and those can contain markup.
 
-The order follows what a reader needs: the verdict and the status matrix first, then each
-result that needs attention with its cause, evidence and fix, then regressions against a
-baseline, the release facts, the skip reasons, the timings and the full result list.
+The order follows what a reader needs. The verdict and the status matrix come first, then each
+result that needs attention with its cause, evidence and fix. Regressions against a baseline,
+the release facts, the skip reasons, the timings and the full result list follow.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from lsconform.report import overview
 
-# Colours meet WCAG AA contrast with the text drawn on them; the cell text also names the
-# status, so the matrix reads without colour (printed in black and white, or by a screen reader).
+# White text on each status colour has a contrast ratio of at least 4.5:1 (WCAG AA for normal
+# text). The cell text also names the status, so the matrix reads without colour too.
 STYLE = """
 :root { --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --error: #8250df; --skip: #6e7781;
         --line: #d0d7de; --muted: #57606a; }
