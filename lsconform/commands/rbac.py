@@ -69,9 +69,9 @@ class Permission:
         return f"{','.join(self.resources)} {','.join(self.verbs)}"
 
 
-# Port-forward streams are opened with a WebSocket GET or a SPDY POST. Kubernetes authorises the
-# POST as `create`, and from 1.30 can require `create` for the WebSocket GET as well, so both
-# verbs are granted.
+# Port-forward streams are opened with a WebSocket GET or a SPDY POST. Kubernetes authorises
+# the POST as `create`; older API servers authorise the GET as `get` and newer ones require
+# `create` for it too, so both verbs are granted.
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         "",

@@ -1,7 +1,7 @@
 """report.html: one self-contained page a person reads, in a browser or printed.
 
 The page has no external resource at all (no fonts, scripts, images or style sheets), so it
-opens offline, as a CI artefact and in a mail client, and it makes no request when opened. Every
+opens offline and as a CI artefact, and it makes no request when opened. Every
 value that comes from the report is escaped with `html.escape`, because summaries and evidence
 quote what endpoints and logs returned, and those can contain markup.
 

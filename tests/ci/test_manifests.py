@@ -229,3 +229,15 @@ def test_rbac_exporter_namespace_once() -> None:
     found = [d for d in yaml.safe_load_all(render(options)) if d]
     roles = sorted(d["metadata"]["namespace"] for d in found if d["kind"] == "Role")
     assert roles == ["langsmith", "monitoring"]
+
+
+def test_rbac_doc_lists_every_permission() -> None:
+    text = (ROOT / "docs" / "rbac.md").read_text(encoding="utf-8")
+    for permission in PERMISSIONS:
+        group = permission.api_group or '""'
+        row = (
+            f"| {permission.scope.value} | `{group}` | `{', '.join(permission.resources)}` "
+            f"| {', '.join(permission.verbs)} | {', '.join(permission.areas)} "
+            f"| {permission.reason} |"
+        )
+        assert row in text, row
