@@ -181,3 +181,27 @@ def test_chromium_renders_matrix_and_failures(
     assert shown == expected
     assert any(status == "fail" for status in (r["status"] for r in document["results"]))
     assert dom.scripts == 0
+
+
+def test_html_lists_regressions() -> None:
+    document = build_report(
+        release=None,
+        results=[hostile_result()],
+        settings=Settings(namespace="langsmith"),
+        duration=1.0,
+        discovery_problem=None,
+    )
+    document["regressions"] = [
+        {
+            "kind": "family",
+            "check_id": "metrics.families",
+            "target": "backend/langsmith-backend-*:1984/metrics",
+            "before": "present",
+            "after": "missing",
+            "detail": "metric family langsmith_http_requests_total disappeared",
+        }
+    ]
+    page = render_html(document)
+    assert '<span class="verdict REGRESSED">REGRESSED</span>' in page
+    assert "Regressions against the baseline (1)" in page
+    assert "<td>metric family langsmith_http_requests_total disappeared</td>" in page

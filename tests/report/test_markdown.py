@@ -87,3 +87,21 @@ def test_markdown_of_healthy_run_says_so() -> None:
     text = render_markdown(document_of([passing]))
     assert "No failures, errors or warnings." in text
     assert "| component-1 | ✅ pass |" in text
+
+
+def test_markdown_lists_regressions() -> None:
+    document = document_of([failing(1)])
+    document["regressions"] = [
+        {
+            "kind": "check",
+            "check_id": "metrics.reachable",
+            "target": "backend/langsmith-backend-*:1984/metrics",
+            "before": "pass",
+            "after": "fail",
+            "detail": "port 1984 refuses connections",
+        }
+    ]
+    text = render_markdown(document)
+    assert text.startswith("## lsconform: REGRESSED\n")
+    assert "### Regressions against the baseline (1)" in text
+    assert "| check | metrics.reachable | backend/langsmith-backend-\\*:1984/metrics |" in text
