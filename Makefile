@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORT_DIR ?= reports/demo
 # Parallel workers for the project's tests; each test that needs a sandbox starts its own.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint venv system-deps clean
 
