@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
+
+LEAK_GRACE_SECONDS = 3.0
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -76,13 +79,21 @@ def _no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if request.node.get_closest_marker("allow_leaks"):
         return
-    leaked_threads = [
-        t.name
-        for t in threading.enumerate()
-        if t.ident not in threads_before and t.is_alive() and not t.daemon
-    ]
-    leaked_children = _child_pids() - children_before
-    leaked_sockets = _listening_inodes() - sockets_before
+    # Threads and processes a test stopped may take a moment to end (gRPC's server shutdown
+    # runs a grace-period thread, a terminated child needs to be reaped), so wait a little.
+    deadline = time.monotonic() + LEAK_GRACE_SECONDS
+    while True:
+        leaked_threads = [
+            t.name
+            for t in threading.enumerate()
+            if t.ident not in threads_before and t.is_alive() and not t.daemon
+        ]
+        leaked_children = _child_pids() - children_before
+        leaked_sockets = _listening_inodes() - sockets_before
+        clean = not (leaked_threads or leaked_children or leaked_sockets)
+        if clean or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     problems = []
     if leaked_threads:
         problems.append(f"threads still running: {leaked_threads}")
