@@ -10,6 +10,7 @@ its target with the release's datastore Service.
 
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from lsconform.cluster.transport import HttpTarget, Transport
 from lsconform.probes.exposition import parse_exposition
 from lsconform.results import Area, CheckResult, Severity, Status
 from lsconform.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Names the upstream charts and images give each exporter (chart name, container image).
 EXPORTER_NAMES = {
@@ -49,17 +52,24 @@ class FoundExporter:
     target_host: str | None
 
 
-def search_namespaces(client: Any, release: Any, settings: Settings) -> list[str]:
-    """The release namespace, the namespaces the user named, and likely observability ones."""
+def search_namespaces(
+    client: Any, release: Any, settings: Settings
+) -> tuple[list[str], Forbidden | None]:
+    """Return the release namespace, the namespaces the user named, and likely observability
+    ones, with the Forbidden error when the suite may not list namespaces."""
     names = [release.namespace, *settings.exporter_namespaces]
+    denied: Forbidden | None = None
     try:
         for item in client.list("namespaces"):
             name = item.get("metadata", {}).get("name", "")
             if NAMESPACE_HINTS.search(name):
                 names.append(name)
-    except (Forbidden, ClusterError):
-        pass  # Listing namespaces is a cluster-scoped permission many users lack.
-    return list(dict.fromkeys(names))
+    except Forbidden as error:
+        # Listing namespaces is a cluster-scoped permission many users lack.
+        denied = error
+    except ClusterError as error:
+        log.warning("listing namespaces to look for exporters failed: %s", error)
+    return list(dict.fromkeys(names)), denied
 
 
 def _is_exporter(obj: dict[str, Any], datastore: str) -> bool:
@@ -189,8 +199,17 @@ def check_exporter(
             Status.SKIP,
             f"{datastore} is external to the release; its metrics must come from the provider",
         )
-    namespaces = search_namespaces(client, release, settings)
+    namespaces, namespaces_denied = search_namespaces(client, release, settings)
     exporters, forbidden = find_exporters(client, namespaces, datastore)
+    if not exporters and namespaces_denied is not None and not settings.exporter_namespaces:
+        return result(
+            Status.ERROR,
+            f"no {datastore} exporter in {', '.join(namespaces)}, and other namespaces could "
+            f"not be searched: {namespaces_denied}",
+            "grant list on namespaces, or name the exporter's namespace with "
+            f"--exporter-namespace:\n{namespaces_denied.rule_yaml()}",
+            searched=namespaces,
+        )
     if not exporters:
         if forbidden:
             return result(

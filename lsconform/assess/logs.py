@@ -414,6 +414,11 @@ def _list_collector_objects(
     for namespace, name in sorted(wanted):
         try:
             objects.append(client.get("configmaps", name, namespace=namespace))
+        except Forbidden as error:
+            # Without its configuration a collector cannot be judged: a missing permission,
+            # not a collector that reads nothing.
+            denied.append(error.rule)
+            problems.append(f"ConfigMap {namespace}/{name} could not be read: {error.cause}")
         except ClusterError as error:
             problems.append(f"ConfigMap {namespace}/{name} could not be read: {error.cause}")
     return objects, problems, denied
@@ -851,8 +856,8 @@ def check_collected(evidence: LogEvidence, target: LogTarget) -> CheckResult:
             COLLECTED_CHECK,
             target,
             Status.ERROR,
-            "no log collector found, and collectors could not be listed in all namespaces, so "
-            "this could not be decided",
+            "no log collector found, and the API server denied listing collectors in all "
+            "namespaces or reading their ConfigMaps, so this could not be decided",
             f"add these rules for the user running the suite, or pass the collectors' "
             f"configuration files to the suite:\n{rules}",
             rbac_rule=rules,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lsconform.assess.release import forbidden_lists, forbidden_result
 from lsconform.assess.scrape import Scrape, ScrapeCache
 from lsconform.assess.targets import (
     CollectTarget,
@@ -440,6 +441,15 @@ def check_budget(scrape: Scrape, settings: Settings) -> CheckResult:
 def check_collectable(release: Any, target: CollectTarget) -> CheckResult:
     """The standard scrape rule keeps this component's metrics port, with every ready pod."""
     component = target.component
+    hidden = forbidden_lists(release, "services", "endpoints")
+    if hidden:
+        return forbidden_result(
+            "metrics.collectable",
+            Area.METRICS,
+            target.component.suffix,
+            f"{target.component.suffix}/collect",
+            hidden,
+        )
     pattern = re.compile(f"(?:{SCRAPE_PORT_NAME_REGEX})")
     ready = sorted(pod.name for pod in component.pods if pod.ready)
     evidence: dict[str, Any] = {"scrape_port_regex": SCRAPE_PORT_NAME_REGEX, "ready_pods": ready}

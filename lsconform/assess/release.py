@@ -9,7 +9,7 @@ from typing import Any
 from lsconform.assess.targets import ComponentTarget
 from lsconform.cluster.errors import ClusterError, Forbidden
 from lsconform.discovery.discover import AmbiguousRelease, discover
-from lsconform.discovery.release import Release
+from lsconform.discovery.release import Problem, Release
 from lsconform.results import Area, CheckResult, Status
 from lsconform.settings import Settings
 
@@ -63,6 +63,35 @@ def discover_release(client: Any, settings: Settings) -> DiscoverOutcome:
     return DiscoverOutcome(found.release, problem="; ".join(problems) or None)
 
 
+def forbidden_lists(release: Release, *resources: str) -> list[Problem]:
+    """Return discovery's problems saying the suite may not list one of `resources`.
+
+    A check needs them to tell "absent" from "not visible" (`pods`, `deployments.apps` ...).
+    """
+    return [
+        problem
+        for problem in release.problems
+        if problem.code == "rbac-missing"
+        and any(f"cannot list {resource} " in problem.summary for resource in resources)
+    ]
+
+
+def forbidden_result(
+    check_id: str, area: Area, component: str, target: str, problems: list[Problem]
+) -> CheckResult:
+    """Build an `error` result naming the permissions discovery lacked, with the rules to add."""
+    return CheckResult(
+        check_id=check_id,
+        area=area,
+        component=component,
+        target=target,
+        status=Status.ERROR,
+        summary="; ".join(problem.summary for problem in problems),
+        evidence=dict(problems[0].evidence),
+        remedy="\n".join(problem.remedy for problem in problems if problem.remedy),
+    )
+
+
 def describe_release(release: Release) -> str:
     """One line naming the release, its chart and where discovery found it."""
     return (
@@ -89,6 +118,13 @@ def check_revision(
             if not undecided
             else "check that the API server answers and that the suite's identity may list "
             "secrets, pods and services in the namespace",
+        )
+    unreadable = forbidden_lists(release, "secrets", "configmaps")
+    if unreadable:
+        # Without the Helm records the release was found by its labels: its revision, status
+        # and history are unknown, not wrong.
+        return forbidden_result(
+            "release.revision", Area.RELEASE, "release", f"release/{release.name}", unreadable
         )
     revision_problems = [
         p
@@ -148,6 +184,15 @@ def check_workload_ready(release: Release, target: ComponentTarget) -> CheckResu
             remedy=remedy,
         )
 
+    hidden = forbidden_lists(release, "pods", "deployments.apps", "statefulsets.apps")
+    if hidden:
+        return forbidden_result(
+            "release.workload",
+            Area.RELEASE,
+            component.suffix,
+            f"{component.suffix}/{component.workload_name or 'workload'}",
+            hidden,
+        )
     if not component.workload_name:
         return result(
             Status.FAIL,
@@ -179,6 +224,15 @@ def check_workload_ready(release: Release, target: ComponentTarget) -> CheckResu
 def check_restarts(release: Release, target: ComponentTarget) -> CheckResult:
     """No container of the component's pods is crash-looping."""
     component = target.component
+    hidden = forbidden_lists(release, "pods")
+    if hidden:
+        return forbidden_result(
+            "release.restarts",
+            Area.RELEASE,
+            component.suffix,
+            f"{component.suffix}/restarts",
+            hidden,
+        )
     restarted = []
     crashlooping = []
     for pod in component.pods:

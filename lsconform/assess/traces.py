@@ -169,7 +169,7 @@ def _forbidden(check_id: str, error: Forbidden, target: str = "") -> CheckResult
         f"not allowed to read what this check needs: {error.cause}",
         target=target,
         evidence=dict(error.evidence),
-        remedy=error.fix,
+        remedy=f"grant this rule to the identity running the suite:\n{error.rule_yaml()}",
     )
 
 
@@ -507,7 +507,10 @@ class TracesRun:
             "pod": place.pod,
             "port": place.port,
         }
-        refused = self._connect(place)
+        try:
+            refused = self._connect(place)
+        except Forbidden as error:
+            return _forbidden("traces.collector", error)
         if refused:
             evidence["connect"] = refused
             return _result(
