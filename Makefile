@@ -30,7 +30,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: venv system-deps lint
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -q
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -q -rs
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports/demo
