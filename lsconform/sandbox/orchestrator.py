@@ -36,6 +36,7 @@ import yaml
 
 from lsconform.sandbox import faults as fault_rules
 from lsconform.sandbox import profiles
+from lsconform.sandbox.apiserver.rbac import Authorizer, InvalidRoleError
 from lsconform.sandbox.manifests import ManifestError, load_manifests, load_values
 from lsconform.sandbox.state import KNOWN_KINDS, ClusterState, StateBuilder
 
@@ -213,9 +214,14 @@ def build(options: Options, workdir: Path) -> Built:
 def _rbac_role_yaml(options: Options, faults: frozenset[str]) -> str | None:
     if options.rbac_role is not None:
         try:
-            return options.rbac_role.read_text(encoding="utf-8")
+            text = options.rbac_role.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ManifestError(f"cannot read --rbac-role {options.rbac_role}: {error}") from error
+        try:
+            Authorizer.from_yaml(text)
+        except (InvalidRoleError, yaml.YAMLError) as error:
+            raise ManifestError(f"invalid --rbac-role {options.rbac_role}: {error}") from error
+        return text
     if "rbac-no-node-proxy" in faults:
         return fault_rules.RBAC_NO_NODE_PROXY_ROLE
     return None

@@ -55,6 +55,9 @@ class Grant:
     rules: tuple[PolicyRule, ...]
 
 
+SKIPPED_KINDS = frozenset({"ServiceAccount", "RoleBinding", "ClusterRoleBinding"})
+
+
 class InvalidRoleError(ValueError):
     """The RBAC YAML is not a Role or ClusterRole this authorizer can use."""
 
@@ -87,8 +90,15 @@ def _grants_from(document: Any, default_namespace: str) -> Iterable[Grant]:
         for item in document.get("items") or []:
             yield from _grants_from(item, default_namespace)
         return
+    if kind in SKIPPED_KINDS:
+        # `lsconform rbac` prints the ServiceAccount and bindings with the roles; the sandbox
+        # grants the roles to its one user, so those documents have nothing to add.
+        return
     if kind not in ("Role", "ClusterRole"):
-        raise InvalidRoleError(f"expected kind Role or ClusterRole, got {kind!r}")
+        raise InvalidRoleError(
+            f"expected kind Role or ClusterRole, got {kind!r}; give a file of Role and "
+            "ClusterRole documents (ServiceAccounts and bindings are ignored)"
+        )
     metadata = document.get("metadata") or {}
     role = f"{kind} {metadata.get('name', '')!s}".strip()
     rules = []

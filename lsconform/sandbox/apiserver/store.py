@@ -135,6 +135,16 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         categories=("all",),
     ),
     ResourceType("batch", "v1", "Job", "jobs", True, subresources=("status",), categories=("all",)),
+    ResourceType(
+        "batch",
+        "v1",
+        "CronJob",
+        "cronjobs",
+        True,
+        subresources=("status",),
+        short_names=("cj",),
+        categories=("all",),
+    ),
 )
 
 # Custom resources the sandbox commonly contains. They are not registered by default. A store
