@@ -358,4 +358,5 @@ def test_watch_ends_when_client_leaves(cluster: Cluster) -> None:
     deadline = time.monotonic() + 5
     while len(cluster.store._subscribers) > before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert len(cluster.store._subscribers) == before
+    # A watch an earlier test left may end meanwhile too, so the count can drop below `before`.
+    assert len(cluster.store._subscribers) <= before
