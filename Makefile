@@ -23,6 +23,7 @@ system-deps:
 
 demo: venv system-deps
 	$(BIN)/pytest --sandbox --report-dir=$(REPORT_DIR) -q
+	@echo "Reports: $(REPORT_DIR)/report.json, report.html, report.md"
 
 lint: venv
 	$(BIN)/ruff check lsconform checks tests bench

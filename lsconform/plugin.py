@@ -842,10 +842,39 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         discovery_problem=state.discovery_problem,
     )
     terminalreporter.write(text)
+    for line in verdict_notes(state):
+        terminalreporter.write_line(line)
     if state.settings.baseline is not None:
         terminalreporter.write_line(render_regressions(state.regressions, state.settings))
     if state.bundle_message:
         terminalreporter.write_line(state.bundle_message)
+
+
+def verdict_notes(state: LsconformSession) -> list[str]:
+    """Explain non-pass results that did not fail the run, so a green exit is not misread."""
+    policy, fail_on = state.policy, state.settings.fail_on
+    quiet_failures = [
+        r
+        for r in state.results
+        if r.status is Status.FAIL and not policy.fails_run(r.status, r.severity, fail_on)
+    ]
+    quiet_errors = [
+        r
+        for r in state.results
+        if r.status is Status.ERROR and not policy.fails_run(r.status, r.severity, fail_on)
+    ]
+    notes = []
+    if quiet_failures:
+        notes.append(
+            f"{len(quiet_failures)} failed checks have warning or info severity and do not fail "
+            "the run; --fail-on warn makes them fail it (docs/severity-policy.md)."
+        )
+    if quiet_errors:
+        notes.append(
+            f"{len(quiet_errors)} checks could not decide (error) and do not fail the run; "
+            "--fail-on fail,error makes them fail it."
+        )
+    return notes
 
 
 def render_regressions(regressions: list[Any], settings: Settings) -> str:

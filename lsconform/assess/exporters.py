@@ -50,6 +50,7 @@ class FoundExporter:
     name: str
     port: int | str
     target_host: str | None
+    workload: str = ""
 
 
 def search_namespaces(
@@ -150,7 +151,14 @@ def find_exporters(
             if service is not None:
                 port = service["spec"]["ports"][0].get("port")
                 found.append(
-                    FoundExporter(namespace, "service", service["metadata"]["name"], port, host)
+                    FoundExporter(
+                        namespace,
+                        "service",
+                        service["metadata"]["name"],
+                        port,
+                        host,
+                        deployment["metadata"]["name"],
+                    )
                 )
             elif selector:
                 found.append(
@@ -160,6 +168,7 @@ def find_exporters(
                         deployment["metadata"]["name"],
                         EXPORTER_PORT[datastore],
                         host,
+                        deployment["metadata"]["name"],
                     )
                 )
     return found, forbidden
@@ -284,11 +293,21 @@ def check_exporter(
             if mismatch
             else ""
         )
+        if mismatch:
+            remedy = (
+                f"point the exporter at {expected_host} (the release's {datastore} Service) "
+                "with working credentials"
+            )
+        else:
+            remedy = (
+                f"the exporter targets the release's {datastore} Service, so check the "
+                f"credentials it uses and its logs (kubectl logs -n {exporter.namespace} "
+                f"deploy/{exporter.workload})"
+            )
         return result(
             Status.FAIL,
             f"{up_metric} is {values[0]:g}: the exporter cannot reach {datastore}{cause}",
-            f"point the exporter at {expected_host or 'the release datastore Service'} "
-            "with working credentials, and check its logs",
+            remedy,
             **evidence,
         )
     return result(

@@ -90,7 +90,12 @@ def test_warning_failure_passes_by_default(pytester: pytest.Pytester, exporter_d
     result, report = run(pytester, exporter_down)
     assert exporter_statuses(report)["postgres-exporter"] == "fail"
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*FAIL*metrics.exporter postgres-exporter*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*FAIL*metrics.exporter postgres-exporter*",
+            "1 failed checks have warning or info severity and do not fail the run*",
+        ]
+    )
 
 
 def test_fail_on_warn_fails_run(pytester: pytest.Pytester, exporter_down) -> None:
