@@ -104,13 +104,18 @@ def _from_workload(
             namespace=namespace,
         )
         reader.not_running = _not_running(obj)
-        files = _mounted_configmap_files(container, volumes, namespace, configmaps, problems)
         name = f"{_ref(obj)} container {container.get('name')}"
         if DATADOG_IMAGE.search(image) or "DD_LOGS_ENABLED" in reader.env:
             found.append(
                 datadog.DatadogCollector(name, reader, datadog.DatadogSettings.from_env(reader.env))
             )
-        elif FLUENT_BIT_IMAGE.search(image):
+            continue
+        if not (FLUENT_BIT_IMAGE.search(image) or OTEL_IMAGE.search(image)):
+            # Only collector containers' ConfigMaps are read, so other workloads' mounts
+            # (the frontend's nginx.conf) must not be reported as unreadable.
+            continue
+        files = _mounted_configmap_files(container, volumes, namespace, configmaps, problems)
+        if FLUENT_BIT_IMAGE.search(image):
             collector = fluentbit.load_collector(name, files, reader)
             if collector is None:
                 problems.append(f"{name}: no Fluent Bit configuration with an input found")
