@@ -162,9 +162,11 @@ def run_probe(args: argparse.Namespace) -> int:
     else:
         verdict = "OK" if outcome.accepted else "FAIL"
         print(f"{verdict} {outcome.explanation}")
+        # A request that never got an HTTP or gRPC answer delivered nothing.
+        delivered = "in the request" if outcome.result is not None else "not delivered"
         print(
             f"  protocol {protocol}{' with TLS' if tls else ''}, probe id {probe_id}, "
-            f"{outcome.spans_sent} spans sent"
+            f"{outcome.spans_sent} spans {delivered}"
         )
         if outcome.result is not None and outcome.result.is_partial:
             print(f"  rejected spans: {outcome.result.rejected_spans}")
