@@ -45,7 +45,7 @@ def _result(
 
 
 def _unusable(scrape: Scrape, check_id: str) -> CheckResult | None:
-    """A skip result when the scrape produced no body to judge, else None."""
+    """Return a skip result when the scrape produced no body to judge, else None."""
     if scrape.error is not None or scrape.response is None:
         return _result(
             scrape.target,
@@ -85,7 +85,7 @@ def _fetch_remedy(target: MetricsTarget) -> str:
 
 
 def check_reachable(scrape: Scrape, settings: Settings) -> CheckResult:
-    """The endpoint answers 200 within the probe timeout."""
+    """Check that the endpoint returns HTTP 200 within the probe timeout."""
     target = scrape.target
     evidence: dict[str, Any] = {"duration_seconds": round(scrape.duration, 3)}
     error = scrape.error
@@ -151,7 +151,7 @@ def check_reachable(scrape: Scrape, settings: Settings) -> CheckResult:
 
 
 def check_content_type(scrape: Scrape) -> CheckResult:
-    """The Content-Type is one Prometheus 3 accepts, and the body is not an HTML page."""
+    """Check that Prometheus 3 accepts the Content-Type and that the body is no HTML page."""
     skipped = _unusable(scrape, "metrics.content_type")
     if skipped:
         return skipped
@@ -198,7 +198,7 @@ def parse_scrape(scrape: Scrape) -> Exposition:
 
 
 def check_exposition(scrape: Scrape) -> CheckResult:
-    """The body parses strictly and passes the promtool-equivalent lint rules."""
+    """Check that the body parses strictly and passes the promtool-equivalent lint rules."""
     skipped = _unusable(scrape, "metrics.parse")
     if skipped:
         return skipped
@@ -242,7 +242,7 @@ def check_exposition(scrape: Scrape) -> CheckResult:
 
 
 def check_families(scrape: Scrape) -> CheckResult:
-    """The families a healthy endpoint of this component exposes are present."""
+    """Check that the families a healthy endpoint of this component exposes are present."""
     skipped = _unusable(scrape, "metrics.families")
     if skipped:
         return skipped
@@ -295,7 +295,7 @@ def counter_values(exposition: Exposition) -> dict[tuple[str, tuple[tuple[str, s
 
 
 def check_counters(scrapes: ScrapeCache, target: MetricsTarget) -> CheckResult:
-    """No counter decreases between two scrapes of the same pod; VIP sampling is described."""
+    """Check that no counter decreases between two scrapes of the same pod."""
     if target.kind != "pod":
         return check_service_sampling(scrapes, target)
     first, second = scrapes.first(target), scrapes.second(target)
@@ -334,27 +334,27 @@ def check_counters(scrapes: ScrapeCache, target: MetricsTarget) -> CheckResult:
 
 
 def check_service_sampling(scrapes: ScrapeCache, target: MetricsTarget) -> CheckResult:
-    """Describe what a scrape of the Service address sees for a multi-replica component."""
+    """Skip the counter check for a Service address, saying why per-pod scrapes decide it."""
     first = scrapes.first(target)
     skipped = _unusable(first, "metrics.counters")
     if skipped:
         return skipped
     if target.replicas <= 1:
-        return _result(
-            target,
-            "metrics.counters",
-            Status.PASS,
-            "one replica: the Service address reaches the same pod every time",
+        summary = (
+            "judged per pod: with one replica the Service address reaches the same pod, whose "
+            "own scrapes are compared"
+        )
+    else:
+        summary = (
+            f"judged per pod: the Service balances {target.replicas} pods, so its counters jump "
+            "between them; scrape the pods (role endpoints), not the Service address"
         )
     return _result(
         target,
         "metrics.counters",
-        Status.PASS,
-        f"the Service balances {target.replicas} pods, so its counters jump between pods; "
-        "per-pod scrapes (checked separately) are the ones to collect",
+        Status.SKIP,
+        summary,
         evidence={"replicas": target.replicas},
-        remedy="scrape the pods (role endpoints or pod service discovery), not the Service "
-        "address, and keep a per-pod label",
     )
 
 
@@ -365,7 +365,7 @@ def _series(key: tuple[str, tuple[tuple[str, str], ...]]) -> str:
 
 
 def check_budget(scrape: Scrape, settings: Settings) -> CheckResult:
-    """Payload size, series and scrape duration against the limits a Prometheus user sets."""
+    """Judge payload size, series and scrape duration against common scrape limits."""
     skipped = _unusable(scrape, "metrics.budget")
     if skipped:
         return skipped
@@ -439,7 +439,7 @@ def check_budget(scrape: Scrape, settings: Settings) -> CheckResult:
 
 
 def check_collectable(release: Any, target: CollectTarget) -> CheckResult:
-    """The standard scrape rule keeps this component's metrics port, with every ready pod."""
+    """Check that the standard scrape rule keeps the metrics port, with every ready pod."""
     component = target.component
     hidden = forbidden_lists(release, "services", "endpoints")
     if hidden:
