@@ -90,6 +90,7 @@ class Sandbox:
         """Return the child's command line."""
         argv = [sys.executable, "-m", "lsconform.sandbox", "--profile", self.profile]
         argv += ["--workdir", str(self.workdir), "--ready-file", str(self.ready_path)]
+        argv += ["--stop-with-parent"]
         for fault in self.faults:
             argv += ["--fault", fault]
         if self.manifests:

@@ -71,10 +71,18 @@ class Options:
     seed: int | None = None
     """Seed for generated names and addresses; None picks a fresh one each run."""
     tls: bool = True
+    stop_with_parent: bool = False
+    """Stop when the process that started the sandbox dies (set by the Sandbox class)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's options to a parser (shared by `python -m` and `lsconform sandbox`)."""
+    parser.add_argument(
+        "--stop-with-parent",
+        action="store_true",
+        help="stop when the process that started the sandbox exits (a killed test run must "
+        "not leave a sandbox behind)",
+    )
     parser.add_argument(
         "--profile",
         default="default",
@@ -154,6 +162,7 @@ def options_from(args: argparse.Namespace) -> Options:
         ready_file=args.ready_file,
         seed=args.seed,
         tls=not args.plain_http,
+        stop_with_parent=args.stop_with_parent,
     )
 
 
@@ -457,8 +466,13 @@ def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
             f"workdir {ready['workdir']}\n"
         )
         out.flush()
+        parent = os.getppid()
         while not stop.wait(0.5):
-            pass
+            if options.stop_with_parent and os.getppid() != parent:
+                logger.warning("the process that started the sandbox exited; stopping")
+                break
+        out.write("sandbox stopped\n")
+        out.flush()
         return EXIT_OK
     finally:
         sandbox.stop()
