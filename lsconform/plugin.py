@@ -522,6 +522,22 @@ def pytest_configure(config: pytest.Config) -> None:
         session.start_sandbox()
     try:
         session.discover()
+    except pytest.UsageError as error:
+        # A pipeline reading report.json still gets one, saying why nothing was checked.
+        session.discovery_problem = str(error)
+        if session.settings.report_dir is not None:
+            from lsconform.report.json_report import build_report
+
+            document = build_report(
+                release=None,
+                results=[],
+                settings=session.settings,
+                duration=time.monotonic() - session.started,
+                discovery_problem=str(error),
+            )
+            write_report_files(session.settings.report_dir, document)
+        session.stop_sandbox()
+        raise
     except BaseException:
         # pytest does not call pytest_unconfigure when configuration fails, so stop here.
         session.stop_sandbox()

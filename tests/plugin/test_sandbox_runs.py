@@ -8,6 +8,7 @@ exactly the check meant to catch it, naming the cause and the fix.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,6 +93,16 @@ def test_fault_fails_its_check(pytester: pytest.Pytester, fault: str) -> None:
 
 
 def test_two_releases_is_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--sandbox", "--sandbox-fault", "two-releases")
+    import jsonschema
+
+    report_dir = pytester.path / "report"
+    result = pytester.runpytest_subprocess(
+        "--sandbox", "--sandbox-fault=two-releases", f"--report-dir={report_dir}"
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--release*"])
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["results"] == []
+    assert "--release" in report["discovery_problem"]
+    schema_file = Path(__file__).resolve().parents[2] / "lsconform/report/schema/report.schema.json"
+    jsonschema.validate(report, json.loads(schema_file.read_text()))
