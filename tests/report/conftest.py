@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-# Faults that stop the run before any report is written.
+# Faults that stop the run with a usage error before any check runs; the report.json they
+# still write (no results) is validated in tests/plugin/test_sandbox_runs.py.
 NO_REPORT_FAULTS = frozenset({"two-releases"})
 
 # run name -> (profile, faults). Faults in one run touch different components, or sit at
