@@ -30,7 +30,14 @@ from lsconform.settings import (
 
 log = logging.getLogger(__name__)
 
-CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"
+# The conformance checks: the repository's checks/ folder in a checkout or editable install,
+# and their copy inside the package (`lsconform/_checks`, a link in the repository) in a wheel.
+_REPOSITORY_CHECKS = Path(__file__).resolve().parent.parent / "checks"
+CHECKS_DIR = (
+    _REPOSITORY_CHECKS
+    if _REPOSITORY_CHECKS.is_dir()
+    else Path(__file__).resolve().parent / "_checks"
+)
 RESULT_PROPERTY = "lsconform_result"
 RELEASE_WORKERINPUT = "lsconform_release"
 NOT_ACTIVE_REASON = (
