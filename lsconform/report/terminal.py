@@ -108,23 +108,38 @@ def _cell(results: list[CheckResult]) -> Text:
     return Text(label, style=STATUS_STYLE[status])
 
 
+# Targets named on one line when several results share a cause; the rest are counted.
+MAX_GROUPED_TARGETS = 5
+
+
 def _print_problems(console: Console, results: list[CheckResult]) -> None:
     problems = [r for r in results if r.status not in (Status.PASS, Status.SKIP)]
     skipped = [r for r in results if r.status is Status.SKIP]
-    for result in sorted(problems, key=lambda r: STATUS_ORDER.index(r.status)):
-        style = STATUS_STYLE[result.status]
+    # One broken collector or exporter fails the same check on every container or pod, so
+    # results with the same check, status, cause and fix are printed once with their targets.
+    groups: dict[tuple[Status, str, str, str], list[CheckResult]] = defaultdict(list)
+    for result in problems:
+        groups[(result.status, result.check_id, result.summary, result.remedy)].append(result)
+    ordered = sorted(groups.values(), key=lambda group: STATUS_ORDER.index(group[0].status))
+    for group in ordered:
+        first = group[0]
+        style = STATUS_STYLE[first.status]
+        targets = ", ".join(r.target for r in group[:MAX_GROUPED_TARGETS])
+        if len(group) > MAX_GROUPED_TARGETS:
+            targets += f" and {len(group) - MAX_GROUPED_TARGETS} more"
         console.print(
             Text.assemble(
-                (f"{result.status.value.upper():5} ", style),
-                (f"{result.check_id} ", "bold"),
-                (result.target, ""),
+                (f"{first.status.value.upper():5} ", style),
+                (f"{first.check_id} ", "bold"),
+                (targets, ""),
             )
         )
-        console.print(f"      cause: {result.summary}", markup=False)
-        for key, value in result.evidence.items():
-            console.print(f"      evidence {key}: {_short(value)}", markup=False)
-        if result.remedy:
-            console.print(f"      fix: {result.remedy}", markup=False)
+        console.print(f"      cause: {first.summary}", markup=False)
+        shown = "" if len(group) == 1 else f" ({first.target})"
+        for key, value in first.evidence.items():
+            console.print(f"      evidence{shown} {key}: {_short(value)}", markup=False)
+        if first.remedy:
+            console.print(f"      fix: {first.remedy}", markup=False)
     if skipped:
         reasons: dict[str, int] = defaultdict(int)
         for result in skipped:

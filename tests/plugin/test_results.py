@@ -58,3 +58,23 @@ def test_round_trip_and_bounds() -> None:
     assert again.status is Status.FAIL
     assert again.to_dict() == data
     assert bound_text("short") == "short"
+
+
+def test_terminal_groups_shared_causes() -> None:
+    from lsconform.report.terminal import render_summary
+
+    same = [
+        make(
+            target=f"backend/pod-{index}/backend",
+            summary="no collector reads this file",
+            remedy="deploy a collector",
+            evidence={"pod_path": f"/var/log/pods/{index}"},
+        )
+        for index in range(7)
+    ]
+    other = make(target="queue/pod/queue", summary="crashed with exit code 1", remedy="fix it")
+    text = render_summary([*same, other], release=None, duration=1.0, width=200)
+    assert text.count("cause: no collector reads this file") == 1
+    assert "and 2 more" in text
+    assert "evidence (backend/pod-0/backend) pod_path: /var/log/pods/0" in text
+    assert text.count("cause: crashed with exit code 1") == 1
