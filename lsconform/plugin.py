@@ -1,9 +1,9 @@
 """pytest hooks only: options → Settings, the sandbox, discovery, parametrisation, results.
 
-Everything below this module is plain Python. The hooks here turn options into a `Settings`,
-start the sandbox when asked, discover the release once (on the xdist controller, which hands
-the serialised Release to its workers), parametrise the checks over the Release's targets, and
-collect every check's `CheckResult` for the renderers.
+Everything below this module is plain Python. The hooks here turn options into a `Settings`
+and start the sandbox when asked. They discover the release once, on the xdist controller, which
+hands the serialised Release to its workers. They parametrise the checks over the Release's
+targets and collect every check's `CheckResult` for the renderers.
 """
 
 from __future__ import annotations
@@ -701,13 +701,13 @@ def _session(request: pytest.FixtureRequest) -> LsconformSession:
 
 @pytest.fixture(scope="session")
 def settings(request: pytest.FixtureRequest) -> Settings:
-    """The run's Settings."""
+    """Return the run's Settings."""
     return _session(request).settings
 
 
 @pytest.fixture(scope="session")
 def release(request: pytest.FixtureRequest) -> Any:
-    """The discovered Release; skips the check when discovery found none."""
+    """Return the discovered Release, skipping the check when discovery found none."""
     session = _session(request)
     if session.release is None:
         pytest.skip(session.discovery_problem or "no LangSmith release was discovered")
@@ -716,20 +716,20 @@ def release(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def client(request: pytest.FixtureRequest) -> Any:
-    """The ClusterClient for the run's kubeconfig, context or in-cluster configuration."""
+    """Return the ClusterClient of the run's kubeconfig, context or in-cluster configuration."""
     return _session(request).client()
 
 
 @pytest.fixture(scope="session")
 def transport(request: pytest.FixtureRequest) -> Any:
-    """The Transport the run's --access selects for HTTP to pods and Services."""
+    """Return the Transport that --access selects for HTTP to pods and Services."""
     session = _session(request)
     return session.transport(session.settings.access.value)
 
 
 @pytest.fixture(scope="session")
 def local_transport(request: pytest.FixtureRequest) -> Any:
-    """A port-forward Transport, for servers that accept only clients on the pod itself."""
+    """Return a port-forward Transport, for servers that accept only clients on the pod."""
     session = _session(request)
     name = "direct" if session.settings.access is Access.DIRECT else "port-forward"
     return session.transport(name)
@@ -737,19 +737,19 @@ def local_transport(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def discovery_problem(request: pytest.FixtureRequest) -> str | None:
-    """What discovery could not resolve, or None."""
+    """Return what discovery could not resolve, or None."""
     return _session(request).discovery_problem
 
 
 @pytest.fixture(scope="session")
 def discovery_undecided(request: pytest.FixtureRequest) -> bool:
-    """Whether discovery stopped on an API error rather than finding no release."""
+    """Return whether discovery stopped on an API error rather than finding no release."""
     return _session(request).discovery_undecided
 
 
 @pytest.fixture(scope="session")
 def release_or_none(request: pytest.FixtureRequest) -> Any:
-    """The discovered Release, or None when discovery found none."""
+    """Return the discovered Release, or None when discovery found none."""
     return _session(request).release
 
 

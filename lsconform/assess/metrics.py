@@ -12,7 +12,7 @@ from lsconform.assess.targets import (
     ComponentTarget,
     MetricsTarget,
 )
-from lsconform.cluster.errors import ClusterError, ConnectionRefused, Forbidden, RequestTimeout
+from lsconform.cluster.errors import ConnectionRefused, Forbidden, RequestTimeout
 from lsconform.constants import SCRAPE_PORT_NAME_REGEX
 from lsconform.probes.classify import BodyKind, classify_body
 from lsconform.probes.exposition import missing_families, parse_exposition
@@ -251,8 +251,9 @@ def check_families(scrape: Scrape) -> CheckResult:
         return _result(
             target,
             "metrics.families",
-            Status.PASS,
-            "no family is pinned for this component; the endpoint serves an exposition",
+            Status.SKIP,
+            "no family is pinned for this component: the official dashboards query none of its "
+            "families",
         )
     exposition = parse_scrape(scrape)
     missing = missing_families(exposition, target.expected_families)
@@ -513,7 +514,7 @@ def check_collectable(release: Any, target: CollectTarget) -> CheckResult:
 
 
 def describe_no_metrics(target: ComponentTarget) -> CheckResult:
-    """Name a component that exposes no Prometheus endpoint, without failing it."""
+    """Skip a component that exposes no Prometheus endpoint, saying why nothing is scraped."""
     component = target.component
     notes = {
         "frontend": "the frontend app serves no /metrics; its nginx stub_status is checked "
@@ -529,24 +530,7 @@ def describe_no_metrics(target: ComponentTarget) -> CheckResult:
         area=Area.METRICS,
         component=component.suffix,
         target=f"{component.suffix}/no-metrics",
-        status=Status.PASS,
+        status=Status.SKIP,
         summary=summary,
         severity=Severity.INFO,
-    )
-
-
-def error_result(target_id: str, component: str, check_id: str, error: ClusterError) -> CheckResult:
-    """An `error` result for a check that could not decide because of `error`."""
-    remedy = error.fix if getattr(error, "fix", "") else ""
-    if isinstance(error, Forbidden):
-        remedy = f"grant this rule to the identity running the suite:\n{error.rule_yaml()}"
-    return CheckResult(
-        check_id=check_id,
-        area=Area.METRICS,
-        component=component,
-        target=target_id,
-        status=Status.ERROR,
-        summary=f"could not decide: {error}",
-        evidence=dict(getattr(error, "evidence", {}) or {}),
-        remedy=remedy,
     )

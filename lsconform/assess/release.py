@@ -24,7 +24,7 @@ CRASHLOOP_RESTARTS = 3
 
 @dataclass(frozen=True)
 class DiscoverOutcome:
-    """What the plugin needs from discovery: the release, a problem to show, or a usage error.
+    """Discovery's outcome for the plugin: the release, a problem to show, or a usage error.
 
     `undecided` is true when discovery could not run to the end (an API error, a missing
     permission), as opposed to running and finding no release.
@@ -93,7 +93,7 @@ def forbidden_result(
 
 
 def describe_release(release: Release) -> str:
-    """One line naming the release, its chart and where discovery found it."""
+    """Describe the release, its chart and where discovery found it, in one line."""
     return (
         f"release {release.name} in namespace {release.namespace}, revision {release.revision} "
         f"({release.status}), chart {release.chart_name}-{release.chart_version}, "
@@ -104,7 +104,7 @@ def describe_release(release: Release) -> str:
 def check_revision(
     release: Release | None, discovery_problem: str | None, *, undecided: bool = False
 ) -> CheckResult:
-    """A release was found, and its newest stored revision is the deployed one, decoded."""
+    """Check that a release was found and its newest revision is deployed and decodable."""
     if release is None:
         return CheckResult(
             check_id="release.revision",
@@ -164,7 +164,7 @@ def check_revision(
 
 
 def check_workload_ready(release: Release, target: ComponentTarget) -> CheckResult:
-    """The component's workload exists and has its desired replicas ready."""
+    """Check that the component's workload exists and has its desired replicas ready."""
     component = target.component
     evidence: dict[str, Any] = {
         "workload": f"{component.workload_kind}/{component.workload_name}",
@@ -222,7 +222,7 @@ def check_workload_ready(release: Release, target: ComponentTarget) -> CheckResu
 
 
 def check_restarts(release: Release, target: ComponentTarget) -> CheckResult:
-    """No container of the component's pods is crash-looping."""
+    """Check that no container of the component's pods is crash-looping."""
     component = target.component
     hidden = forbidden_lists(release, "pods")
     if hidden:

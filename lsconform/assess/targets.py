@@ -9,7 +9,7 @@ argument's name in `PARAMETRISERS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lsconform.constants import COMPONENTS_BY_SUFFIX, NGINX_STATUS_PATH
@@ -73,7 +73,6 @@ class ExporterTarget:
     datastore: str  # "postgres" or "redis"
     component: Any = None
     external: bool = False
-    notes: tuple[str, ...] = field(default=())
 
 
 def component_targets(release: Any, settings: Settings) -> list[ComponentTarget]:
