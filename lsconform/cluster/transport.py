@@ -355,6 +355,13 @@ def wrap_tls(sock: Any, host: str) -> ssl.SSLSocket:
 # --- port-forward -----------------------------------------------------------------------
 
 
+# Unread data on the local end at close makes the official client's forwarding thread reset
+# the stream and die with an exception, so close() first reads what is waiting: at most this many
+# bytes, and until the pod has been quiet this many seconds.
+DRAIN_LIMIT = 1024 * 1024
+DRAIN_QUIET = 0.05
+
+
 class ForwardedSocket:
     """A socket-like end of a port-forward stream; closing it ends the stream."""
 
@@ -379,6 +386,17 @@ class ForwardedSocket:
         value = self._forward.error(self._port)
         return str(value) if value else None
 
+    def _drain(self) -> None:
+        """Read what the pod sent that the caller left unread (it read only a status line)."""
+        received = 0
+        with contextlib.suppress(OSError):
+            self._sock.settimeout(DRAIN_QUIET)
+            while received < DRAIN_LIMIT:
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+
     def close(self) -> None:
         """Close the local end and the WebSocket.
 
@@ -388,6 +406,7 @@ class ForwardedSocket:
         unless the server closed it first, so it is closed here too once the thread has ended
         (after at most `STREAM_CLOSE_WAIT` seconds).
         """
+        self._drain()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
         thread = self._proxy_thread
