@@ -415,6 +415,11 @@ class ForwardedSocket:
         self._forward.close()
         if thread is not None and thread.is_alive():
             return
+        # A forwarding thread that ended on a reset from the pod's side leaves its half of the
+        # client's socket pair open; close it here rather than leave it to the collector.
+        for local_port in (getattr(self._forward, "local_ports", None) or {}).values():
+            with contextlib.suppress(OSError, AttributeError):
+                local_port.python.close()
         websocket = self._forward.websocket
         if getattr(websocket, "sock", None) is not None:
             websocket.shutdown()
